@@ -1,0 +1,101 @@
+# ngx_http_mi_module: build, test and run.  Every target installs what is
+# missing first (scripts/deps.sh), so a fresh Debian 12 machine needs no
+# other step.
+
+SHELL := /bin/bash
+
+NGINX_SRC    ?= /usr/share/nginx/src
+BUILD        := build
+MODULE       := $(BUILD)/ngx_http_mi_module.so
+NGX_BUILD    := $(BUILD)/nginx
+NGX_CC_OPT   := -g -O2 -fPIC -Wall -Wextra -Werror
+
+PURE_SRCS    := $(wildcard src/*.c)
+PURE_HDRS    := $(wildcard src/*.h)
+UNIT_SRCS    := $(wildcard t/unit/test_*.c)
+UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 20
+
+# Unit tests run under ASan/UBSan: a leak or an overflow fails them.
+UNIT_CFLAGS  := -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc \
+                -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
+                -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
+
+.PHONY: all deps module run test unit e2e fuzz fuzz-smoke bench clean
+
+all: module
+
+deps:
+	@bash scripts/deps.sh
+
+module: deps
+	@[ -f $(NGX_BUILD)/objs/Makefile ] || $(MAKE) --no-print-directory configure
+	@$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules \
+	    > $(BUILD)/module.log 2>&1 \
+	    || { cat $(BUILD)/module.log; exit 1; }
+	@grep -i 'warning:' $(BUILD)/module.log || true
+	@cmp -s $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE) \
+	    || cp $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE)
+
+# nginx-dev ships configure and headers, not a top-level Makefile: configure
+# a private copy once with Debian's own flags, so the .so loads into
+# Debian's nginx (--with-compat).
+.PHONY: configure
+configure:
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -a $(NGINX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && . ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt='$(NGX_CC_OPT)' \
+	        --add-dynamic-module=$(CURDIR) > ../configure.log 2>&1 \
+	    || { cat ../configure.log; exit 1; }
+
+$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
+	@mkdir -p $(dir $@)
+	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto
+
+$(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lcrypto
+
+unit: $(UNIT_BINS)
+	@rc=0; for t in $(UNIT_BINS); do \
+	    echo "== $$t"; $$t || rc=1; \
+	done; exit $$rc
+
+fuzz: $(FUZZ_BINS)
+
+# Each harness runs FUZZ_SECONDS on a scratch copy of its seed corpus; any
+# crash, leak or sanitizer report fails the target.
+fuzz-smoke: $(FUZZ_BINS)
+	@rc=0; for f in $(FUZZ_BINS); do \
+	    n=$$(basename $$f); \
+	    work=$(BUILD)/fuzz/work-$$n; rm -rf $$work; mkdir -p $$work; \
+	    cp fuzz/corpus/$${n#fuzz_}/* $$work/ 2>/dev/null; \
+	    echo "== $$n: $(FUZZ_SECONDS)s"; \
+	    if $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$n- \
+	        $$work > $(BUILD)/fuzz/$$n.log 2>&1; then \
+	        grep -E '^(Done|#[0-9]+ +DONE)' $(BUILD)/fuzz/$$n.log | tail -1; \
+	    else \
+	        tail -40 $(BUILD)/fuzz/$$n.log; rc=1; \
+	    fi; \
+	done; exit $$rc
+
+e2e: module
+	prove -r t/
+
+test: unit module fuzz-smoke
+	prove -r t/
+
+run: module
+	@bash scripts/run.sh
+
+clean:
+	rm -rf $(BUILD)

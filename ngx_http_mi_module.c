@@ -1,0 +1,792 @@
+
+/*
+ * ngx_http_mi_module: signs requests for the NAVER Cloud Platform Media
+ * Intelligence API (NCP API Gateway signature v2), so that proxy_pass
+ * forwards them with credentials that only this nginx holds.
+ *
+ * This file is the nginx glue: directives, configuration, the precontent
+ * phase handler, header edits and variables.  The signature itself is in
+ * src/mi_sign.c.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "mi_sign.h"
+
+
+#define NGX_HTTP_MI_SECRET_MAX  4096
+
+
+typedef struct {
+    mi_sign_key_t               state;
+    ngx_str_t                   file;
+} ngx_http_mi_key_t;
+
+
+typedef struct {
+    ngx_flag_t                  sign;
+    ngx_str_t                   access_key;
+    ngx_http_mi_key_t          *key;
+
+    /* where "mi_sign on" was set, for errors found at merge time */
+    u_char                     *sign_file;
+    ngx_uint_t                  sign_line;
+} ngx_http_mi_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   path;       /* request-target before '?' */
+    ngx_str_t                   args;       /* after '?' */
+    ngx_uint_t                  has_args;   /* a '?' is sent, maybe empty */
+} ngx_http_mi_target_t;
+
+
+typedef struct {
+    ngx_str_t                   timestamp;
+    u_char                      timestamp_buf[NGX_INT64_LEN];
+    u_char                      signature[MI_SIGNATURE_LEN];
+} ngx_http_mi_ctx_t;
+
+
+static ngx_int_t ngx_http_mi_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_target(ngx_http_request_t *r,
+    ngx_http_mi_target_t *t);
+static ngx_int_t ngx_http_mi_sign(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx,
+    ngx_http_mi_target_t *t);
+static ngx_int_t ngx_http_mi_strip_headers(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_list_delete(ngx_list_t *list,
+    ngx_list_part_t *part, ngx_uint_t i, ngx_pool_t *pool);
+static ngx_int_t ngx_http_mi_add_header(ngx_http_request_t *r,
+    ngx_str_t *name, u_char *value, size_t len, ngx_table_elt_t **hp);
+
+static ngx_int_t ngx_http_mi_timestamp_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static char *ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_mi_read_secret(ngx_conf_t *cf,
+    ngx_http_mi_key_t *key);
+static void ngx_http_mi_wipe_key(void *data);
+
+static ngx_int_t ngx_http_mi_add_variables(ngx_conf_t *cf);
+static void *ngx_http_mi_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_mi_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_mi_commands[] = {
+
+    { ngx_string("mi_sign"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_mi_sign_flag,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, sign),
+      NULL },
+
+    { ngx_string("mi_access_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, access_key),
+      NULL },
+
+    { ngx_string("mi_secret_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mi_secret_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_mi_module_ctx = {
+    ngx_http_mi_add_variables,             /* preconfiguration */
+    ngx_http_mi_init,                      /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_mi_create_loc_conf,           /* create location configuration */
+    ngx_http_mi_merge_loc_conf             /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_mi_module = {
+    NGX_MODULE_V1,
+    &ngx_http_mi_module_ctx,               /* module context */
+    ngx_http_mi_commands,                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_mi_vars[] = {
+
+    { ngx_string("mi_timestamp"), NULL, ngx_http_mi_timestamp_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_mi_timestamp_header =
+    ngx_string("x-ncp-apigw-timestamp");
+static ngx_str_t  ngx_http_mi_access_key_header =
+    ngx_string("x-ncp-iam-access-key");
+static ngx_str_t  ngx_http_mi_signature_header =
+    ngx_string("x-ncp-apigw-signature-v2");
+static ngx_str_t  ngx_http_mi_content_type_header =
+    ngx_string("content-type");
+static ngx_str_t  ngx_http_mi_json_type = ngx_string("application/json");
+
+
+/* Client headers that never reach the upstream, besides every "x-ncp-*". */
+static ngx_str_t  ngx_http_mi_stripped_headers[] = {
+    ngx_string("authorization"),
+    ngx_string("proxy-authorization"),
+    ngx_string("cookie"),
+    ngx_null_string
+};
+
+
+static ngx_int_t
+ngx_http_mi_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_mi_ctx_t       *ctx;
+    ngx_http_mi_target_t     target;
+    ngx_http_mi_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
+
+    if (!mlcf->sign) {
+        return NGX_DECLINED;
+    }
+
+    /*
+     * A subrequest shares its parent's header list; editing it would
+     * change the parent's request, so subrequests are refused outright
+     * rather than forwarded unsigned with the client's credentials.
+     */
+
+    if (r != r->main) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mi_sign: subrequest \"%V\" not signed: subrequests "
+                      "are not supported", &r->uri);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
+    }
+
+    if (ngx_http_mi_target(r, &target) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_mi_sign(r, mlcf, ctx, &target);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The request-target exactly as ngx_http_proxy_create_request() writes it
+ * for a proxy_pass without a URI part: the client's unparsed URI while
+ * nginx still has it, else the (re-escaped) URI and the arguments.
+ */
+
+static ngx_int_t
+ngx_http_mi_target(ngx_http_request_t *r, ngx_http_mi_target_t *t)
+{
+    u_char     *p, *q;
+    uintptr_t   escape;
+
+    if (r->valid_unparsed_uri) {
+        p = r->unparsed_uri.data;
+        q = ngx_strlchr(p, p + r->unparsed_uri.len, '?');
+
+        if (q == NULL) {
+            t->path = r->unparsed_uri;
+            ngx_str_null(&t->args);
+            t->has_args = 0;
+            return NGX_OK;
+        }
+
+        t->path.data = p;
+        t->path.len = q - p;
+        t->args.data = q + 1;
+        t->args.len = r->unparsed_uri.len - t->path.len - 1;
+        t->has_args = 1;
+
+        return NGX_OK;
+    }
+
+    t->path = r->uri;
+    t->args = r->args;
+    t->has_args = (r->args.len > 0);
+
+    if (!r->quoted_uri && !r->internal) {
+        return NGX_OK;
+    }
+
+    escape = 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
+                                NGX_ESCAPE_URI);
+    if (escape == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, r->uri.len + escape);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_escape_uri(p, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
+
+    t->path.data = p;
+    t->path.len = r->uri.len + escape;
+
+    return NGX_OK;
+}
+
+
+/* Replaces the client's x-ncp-* and credential headers with ours. */
+
+static ngx_int_t
+ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    ngx_http_mi_ctx_t *ctx, ngx_http_mi_target_t *t)
+{
+    ngx_time_t      *tp;
+    mi_sign_str_t    method, path, args, ts, ak;
+    ngx_table_elt_t *h;
+
+    if (ngx_http_mi_strip_headers(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the epoch in milliseconds: ngx_current_msec is monotonic, not epoch */
+
+    tp = ngx_timeofday();
+
+    ctx->timestamp.data = ctx->timestamp_buf;
+    ctx->timestamp.len = ngx_sprintf(ctx->timestamp_buf, "%uL",
+                                     (uint64_t) tp->sec * 1000 + tp->msec)
+                         - ctx->timestamp_buf;
+
+    method.data = r->method_name.data;
+    method.len = r->method_name.len;
+    path.data = t->path.data;
+    path.len = t->path.len;
+    args.data = t->args.data;
+    args.len = t->args.len;
+    ts.data = ctx->timestamp.data;
+    ts.len = ctx->timestamp.len;
+    ak.data = mlcf->access_key.data;
+    ak.len = mlcf->access_key.len;
+
+    mi_sign_v2(&mlcf->key->state, method, path, t->has_args, args, ts, ak,
+               ctx->signature);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mi sign: \"%V %V%s%V\"", &r->method_name, &t->path,
+                   t->has_args ? "?" : "", &t->args);
+
+    if (ngx_http_mi_add_header(r, &ngx_http_mi_timestamp_header,
+                               ctx->timestamp.data, ctx->timestamp.len, NULL)
+        != NGX_OK
+        || ngx_http_mi_add_header(r, &ngx_http_mi_access_key_header,
+                                  mlcf->access_key.data,
+                                  mlcf->access_key.len, NULL)
+           != NGX_OK
+        || ngx_http_mi_add_header(r, &ngx_http_mi_signature_header,
+                                  ctx->signature, MI_SIGNATURE_LEN, NULL)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the API wants a JSON content type on every call, GET included */
+
+    if (r->headers_in.content_type == NULL) {
+        if (ngx_http_mi_add_header(r, &ngx_http_mi_content_type_header,
+                                   ngx_http_mi_json_type.data,
+                                   ngx_http_mi_json_type.len, &h)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        r->headers_in.content_type = h;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mi_strip_headers(ngx_http_request_t *r)
+{
+    ngx_str_t        *name;
+    ngx_uint_t        i, strip;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+
+        i = 0;
+
+        while (i < part->nelts) {
+            h = part->elts;
+
+            strip = (h[i].key.len >= sizeof("x-ncp-") - 1
+                     && ngx_strncmp(h[i].lowcase_key, "x-ncp-",
+                                    sizeof("x-ncp-") - 1) == 0);
+
+            for (name = ngx_http_mi_stripped_headers;
+                 !strip && name->len;
+                 name++)
+            {
+                strip = (h[i].key.len == name->len
+                         && ngx_strncmp(h[i].lowcase_key, name->data,
+                                        name->len)
+                            == 0);
+            }
+
+            if (!strip) {
+                i++;
+                continue;
+            }
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "mi strip header: \"%V\"", &h[i].key);
+
+            /* the next element, if any, is now element i of part */
+
+            if (ngx_http_mi_list_delete(&r->headers_in.headers, part, i,
+                                        r->pool)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    r->headers_in.authorization = NULL;
+    r->headers_in.cookies.nelts = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Deletes element i of part without moving any other element, so that the
+ * pointers r->headers_in keeps into the list (host, content_type, ...) stay
+ * right: the first or last element is cut off, one in the middle splits
+ * the part in two.  After the call the element that followed the deleted
+ * one, if any, is element i of part or element 0 of part->next.
+ */
+
+static ngx_int_t
+ngx_http_mi_list_delete(ngx_list_t *list, ngx_list_part_t *part,
+    ngx_uint_t i, ngx_pool_t *pool)
+{
+    ngx_list_part_t  *tail;
+
+    if (i == 0) {
+        part->elts = (u_char *) part->elts + list->size;
+        part->nelts--;
+
+        /* the last part has one slot less to grow into */
+
+        if (part == list->last) {
+            list->nalloc--;
+        }
+
+        return NGX_OK;
+    }
+
+    if (i == part->nelts - 1) {
+        part->nelts--;
+        return NGX_OK;
+    }
+
+    tail = ngx_palloc(pool, sizeof(ngx_list_part_t));
+    if (tail == NULL) {
+        return NGX_ERROR;
+    }
+
+    tail->elts = (u_char *) part->elts + (i + 1) * list->size;
+    tail->nelts = part->nelts - i - 1;
+    tail->next = part->next;
+
+    part->nelts = i;
+    part->next = tail;
+
+    if (part == list->last) {
+        list->last = tail;
+        list->nalloc -= i + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mi_add_header(ngx_http_request_t *r, ngx_str_t *name, u_char *value,
+    size_t len, ngx_table_elt_t **hp)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->key = *name;
+    h->lowcase_key = name->data;
+    h->hash = ngx_hash_key(name->data, name->len);
+    h->value.data = value;
+    h->value.len = len;
+
+    if (hp) {
+        *hp = h;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mi_timestamp_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_mi_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
+    if (ctx == NULL || ctx->timestamp.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->timestamp.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ctx->timestamp.data;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    mlcf->sign_file = cf->conf_file->file.name.data;
+    mlcf->sign_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The secret is read here, by the master, at start and at every reload;
+ * only the HMAC key states derived from it are kept, in the cycle's pool,
+ * and wiped when that cycle goes away.
+ */
+
+static char *
+ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_mi_key_t   *key;
+
+    if (mlcf->key != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    key = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_key_t));
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    key->file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &key->file, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_mi_wipe_key;
+    cln->data = key;
+
+    if (ngx_http_mi_read_secret(cf, key) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->key = key;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
+{
+    u_char           *start, *end;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_uint_t        mode;
+    ngx_file_info_t   fi;
+    u_char            buf[NGX_HTTP_MI_SECRET_MAX + 1];
+
+    fd = ngx_open_file(key->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mi_secret_key_file\": "
+                           ngx_open_file_n " \"%V\" failed", &key->file);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mi_secret_key_file\": "
+                           ngx_fd_info_n " \"%V\" failed", &key->file);
+        goto done;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_secret_key_file\": \"%V\" is not a "
+                           "regular file", &key->file);
+        goto done;
+    }
+
+    mode = ngx_file_access(&fi);
+
+    if (mode & (S_IRWXG|S_IRWXO)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"mi_secret_key_file\": \"%V\" is accessible "
+                           "by group or others (mode 0%ui%ui%ui), "
+                           "use mode 0600", &key->file,
+                           (ngx_uint_t) (mode >> 6) & 7,
+                           (ngx_uint_t) (mode >> 3) & 7,
+                           (ngx_uint_t) mode & 7);
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf));
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mi_secret_key_file\": "
+                           ngx_read_fd_n " \"%V\" failed", &key->file);
+        goto done;
+    }
+
+    if (n > NGX_HTTP_MI_SECRET_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_secret_key_file\": \"%V\" is larger than "
+                           "%d bytes", &key->file, NGX_HTTP_MI_SECRET_MAX);
+        goto done;
+    }
+
+    /* a trailing newline and surrounding whitespace are not the key */
+
+    start = buf;
+    end = buf + n;
+
+    while (start < end && (*start == ' ' || *start == '\t'
+                           || *start == '\r' || *start == '\n'))
+    {
+        start++;
+    }
+
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'
+                           || end[-1] == '\r' || end[-1] == '\n'))
+    {
+        end--;
+    }
+
+    if (start == end) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_secret_key_file\": \"%V\" is empty",
+                           &key->file);
+        goto done;
+    }
+
+    mi_sign_key_init(&key->state, start, end - start);
+
+    rc = NGX_OK;
+
+done:
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &key->file);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_mi_wipe_key(void *data)
+{
+    ngx_http_mi_key_t  *key = data;
+
+    mi_sign_key_wipe(&key->state);
+}
+
+
+static ngx_int_t
+ngx_http_mi_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_mi_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mi_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->access_key = { 0, NULL };
+     *     conf->sign_file = NULL;
+     *     conf->sign_line = 0;
+     */
+
+    conf->sign = NGX_CONF_UNSET;
+    conf->key = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mi_loc_conf_t *prev = parent;
+    ngx_http_mi_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->sign, prev->sign, 0);
+    ngx_conf_merge_str_value(conf->access_key, prev->access_key, "");
+    ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
+
+    if (conf->sign_file == NULL) {
+        conf->sign_file = prev->sign_file;
+        conf->sign_line = prev->sign_line;
+    }
+
+    if (!conf->sign) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->access_key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_sign on\" in %s:%ui has no "
+                           "\"mi_access_key\" in scope",
+                           conf->sign_file, conf->sign_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->key == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_sign on\" in %s:%ui has no "
+                           "\"mi_secret_key_file\" in scope",
+                           conf->sign_file, conf->sign_line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mi_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mi_handler;
+
+    return NGX_OK;
+}

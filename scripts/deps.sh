@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, the Debian packages the build and the tests need.
+# Does nothing (and asks no network) when they are all installed already.
+set -eu
+
+pkgs=(
+    nginx nginx-dev            # the nginx we load into, its headers, configure
+    libssl-dev libpcre2-dev zlib1g-dev
+    gcc make clang libclang-rt-14-dev   # module, unit tests, libFuzzer
+    libcmocka-dev pkg-config            # C unit tests
+    perl openssl curl                   # end-to-end tests, TLS test CA, demo
+    wrk                                 # make bench
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+        | grep -q 'install ok installed'
+    then
+        missing+=("$p")
+    fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+    exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Debian starts the packaged nginx on port 80; we never use it.
+if command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,130 @@
+#!/usr/bin/perl
+# Configuration checks: "nginx -t" fails, naming the directive and the path,
+# for every misconfiguration of the signing directives.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use MiTest;
+
+my $t = MiTest->new;
+my $d = $t->dir;
+
+my $secret = $t->new_secret;
+my $good = $t->write_file('good.secret', "$secret\n", 0600);
+my $loose = $t->write_file('loose.secret', "$secret\n", 0644);
+my $empty = $t->write_file('empty.secret', '', 0600);
+my $blank = $t->write_file('blank.secret', " \n\t\r\n", 0600);
+my $large = $t->write_file('large.secret', 'k' x 5000, 0600);
+mkdir "$d/dir.secret";
+
+sub conf {
+    my ($server, $location) = @_;
+    return <<"EOF";
+    server {
+        listen 127.0.0.1:1;
+        $server
+        location / {
+            $location
+            proxy_pass http://127.0.0.1:1;
+        }
+    }
+EOF
+}
+
+sub fails_with {
+    my ($name, $conf, $re) = @_;
+    my ($rc, $out) = $t->nginx_test_conf($conf);
+    isnt($rc, 0, "$name: nginx -t fails");
+    like($out, $re, "$name: message") or diag($out);
+}
+
+my ($rc, $out) = $t->nginx_test_conf(conf('',
+    "mi_sign on; mi_access_key AK; mi_secret_key_file $good;"));
+is($rc, 0, 'valid: nginx -t passes') or diag($out);
+unlike($out, qr/mi_/, 'valid, mode 0600: no warning');
+
+fails_with('no access key',
+    conf('', "mi_sign on; mi_secret_key_file $good;"),
+    qr/"mi_sign on" in \S+:\d+ has no "mi_access_key" in scope/);
+
+fails_with('no secret file',
+    conf('', 'mi_sign on; mi_access_key AK;'),
+    qr/"mi_sign on" in \S+:\d+ has no "mi_secret_key_file" in scope/);
+
+fails_with('keys only in a location, mi_sign on for the server',
+    conf('mi_sign on;', "mi_access_key AK; mi_secret_key_file $good;"),
+    qr/"mi_sign on" in \S+:\d+ has no "mi_access_key" in scope/);
+
+fails_with('missing file',
+    conf('', "mi_sign on; mi_access_key AK; mi_secret_key_file $d/nope;"),
+    qr{"mi_secret_key_file": open\(\) "\Q$d\E/nope" failed \(2: No such file or directory\) in \S+:\d+});
+
+fails_with('a directory',
+    conf('', "mi_sign on; mi_access_key AK; "
+             . "mi_secret_key_file $d/dir.secret;"),
+    qr{"mi_secret_key_file": "\Q$d\E/dir.secret" is not a regular file});
+
+fails_with('empty file',
+    conf('', "mi_sign on; mi_access_key AK; mi_secret_key_file $empty;"),
+    qr{"mi_secret_key_file": "\Q$empty\E" is empty});
+
+fails_with('whitespace only',
+    conf('', "mi_sign on; mi_access_key AK; mi_secret_key_file $blank;"),
+    qr{"mi_secret_key_file": "\Q$blank\E" is empty});
+
+fails_with('too large',
+    conf('', "mi_sign on; mi_access_key AK; mi_secret_key_file $large;"),
+    qr{"mi_secret_key_file": "\Q$large\E" is larger than 4096 bytes});
+
+fails_with('duplicate',
+    conf('', "mi_secret_key_file $good; mi_secret_key_file $good;"),
+    qr{"mi_secret_key_file" directive is duplicate});
+
+fails_with('bad flag',
+    conf('', 'mi_sign yes;'),
+    qr{invalid value "yes" in "mi_sign" directive});
+
+SKIP: {
+    skip 'root reads any file: unreadable is tested as a directory', 2
+        if $> == 0;
+    my $unreadable = $t->write_file('unreadable.secret', "$secret\n", 0000);
+    fails_with('unreadable',
+        conf('', "mi_sign on; mi_access_key AK; "
+                 . "mi_secret_key_file $unreadable;"),
+        qr{"mi_secret_key_file": open\(\) "\Q$unreadable\E" failed \(13: Permission denied\)});
+}
+
+($rc, $out) = $t->nginx_test_conf(conf('',
+    "mi_sign on; mi_access_key AK; mi_secret_key_file $loose;"));
+is($rc, 0, 'mode 0644: nginx -t passes');
+like($out, qr{\[warn\] .*"mi_secret_key_file": "\Q$loose\E" is accessible by group or others \(mode 0644\), use mode 0600},
+     'mode 0644: warning');
+
+# relative to the prefix (-p)
+($rc, $out) = $t->nginx_test_conf(conf('',
+    'mi_sign on; mi_access_key AK; mi_secret_key_file good.secret;'));
+is($rc, 0, 'relative path: resolved against the prefix') or diag($out);
+
+# mi_sign off needs nothing; inherited keys satisfy a location
+($rc, $out) = $t->nginx_test_conf(conf('', 'mi_sign off;'));
+is($rc, 0, 'mi_sign off: nothing required') or diag($out);
+
+($rc, $out) = $t->nginx_test_conf(<<"EOF");
+    mi_access_key AK;
+    mi_secret_key_file $good;
+    mi_sign on;
+    server {
+        listen 127.0.0.1:1;
+        location / { proxy_pass http://127.0.0.1:1; }
+    }
+EOF
+is($rc, 0, 'http-level keys and mi_sign inherited') or diag($out);
+
+$t->check_no_secret_leaked($good, $loose, $large);
+
+done_testing;

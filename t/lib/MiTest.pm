@@ -1,0 +1,441 @@
+package MiTest;
+
+# Test harness for ngx_http_mi_module: a private folder per test, nginx and
+# the signature-checking mock started on free loopback ports and stopped by
+# PID, a raw HTTP client that sends request-targets byte for byte, and a
+# check that no secret ever reached a log.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Digest::SHA qw(sha256_hex);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use MIME::Base64 qw(decode_base64);
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../..');
+our $MODULE = "$ROOT/build/ngx_http_mi_module.so";
+our $NGINX = $ENV{MI_NGINX} // '/usr/sbin/nginx';
+our $MOCK = "$ROOT/t/mock/mi-mock.pl";
+
+my @instances;
+
+END {
+    $_->stop_all for grep { defined } @instances;
+}
+
+
+sub new {
+    my ($class) = @_;
+
+    plan skip_all => "module not built: run make" unless -f $MODULE;
+
+    my $dir = tempdir('mi-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $dir;
+
+    my $self = bless { dir => $dir, pids => [], secrets => [], seq => 0 },
+        $class;
+    push @instances, $self;
+
+    return $self;
+}
+
+
+sub dir { $_[0]{dir} }
+
+
+# A fresh random secret; remembered so that leak checks look for it.
+sub new_secret {
+    my ($self) = @_;
+    my $s = 'sk-' . join '', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 32;
+    push @{ $self->{secrets} }, $s;
+    return $s;
+}
+
+
+sub write_file {
+    my ($self, $name, $content, $mode) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $fh, '>', $path or die "$path: $!";
+    binmode $fh;
+    print {$fh} $content;
+    close $fh;
+    chmod $mode // 0600, $path;
+    return $path;
+}
+
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1, ReuseAddr => 1)
+        or die "free port: $@";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+
+sub wait_port {
+    my ($port, $what) = @_;
+    my $deadline = time + 10;
+
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Timeout => 1);
+        if ($s) {
+            close $s;
+            return 1;
+        }
+        sleep 0.05;
+    }
+
+    die "$what did not listen on 127.0.0.1:$port within 10 s";
+}
+
+
+sub spawn {
+    my ($self, $out, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $out;
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+
+    push @{ $self->{pids} }, $pid;
+    return $pid;
+}
+
+
+# Starts the mock gateway; keys: { ACCESS_KEY => SECRET, ... }.
+sub start_mock {
+    my ($self, %keys) = @_;
+    my $n = ++$self->{seq};
+    my $port = free_port();
+    my $keys = $self->write_file("mock$n.keys",
+                                 join '', map { "$_ $keys{$_}\n" } keys %keys);
+    my $log = "$self->{dir}/mock$n.log";
+
+    $self->write_file($log, '', 0644);
+
+    local $ENV{MI_MOCK_QUIET} = 1;
+    $self->spawn("$self->{dir}/mock$n.out", $^X, $MOCK, '--port', $port,
+                 '--keys', $keys, '--log', $log);
+    wait_port($port, 'mock');
+
+    return { port => $port, log => $log };
+}
+
+
+# The requests a mock received, oldest first.
+sub mock_requests {
+    my ($self, $mock) = @_;
+    open my $fh, '<', $mock->{log} or die "$mock->{log}: $!";
+    my @r = map { decode_json($_) } <$fh>;
+    close $fh;
+
+    for my $r (@r) {
+        $r->{body} = decode_base64($r->{body});
+        my %h;
+        push @{ $h{lc $_->[0]} }, $_->[1] for @{ $r->{headers} };
+        $r->{h} = \%h;
+    }
+
+    return @r;
+}
+
+
+sub nginx_conf {
+    my ($self, $name, $http) = @_;
+    my $d = $self->{dir};
+
+    mkdir "$d/$name";
+
+    return <<"EOF";
+load_module $MODULE;
+daemon off;
+master_process on;
+worker_processes 1;
+user root root;
+pid $d/$name/nginx.pid;
+error_log $d/$name/error.log debug;
+
+events {
+    worker_connections 256;
+}
+
+http {
+    access_log $d/$name/access.log;
+    client_body_temp_path $d/$name/body;
+    proxy_temp_path $d/$name/proxy;
+    fastcgi_temp_path $d/$name/fastcgi;
+    uwsgi_temp_path $d/$name/uwsgi;
+    scgi_temp_path $d/$name/scgi;
+
+$http
+}
+EOF
+}
+
+
+# Writes the configuration and runs "nginx -t" on it: (exit code, output).
+sub nginx_test_conf {
+    my ($self, $http) = @_;
+    my $name = 'conftest' . ++$self->{seq};
+    my $conf = $self->write_file("$name.conf",
+                                 $self->nginx_conf($name, $http), 0644);
+    my $out = `$NGINX -t -p $self->{dir}/ -c $conf -e $self->{dir}/$name/error.log 2>&1`;
+
+    $self->{logs_to_check}{"$name.out"} = $out;
+
+    return ($? >> 8, $out);
+}
+
+
+# Starts nginx with an http{} body in which %%PORT%% is its listen port.
+sub start_nginx {
+    my ($self, $http, %opt) = @_;
+    my $name = 'nginx' . ++$self->{seq};
+    my $port = $opt{port} // free_port();
+
+    $http =~ s/%%PORT%%/$port/g;
+
+    my $conf = $self->write_file("$name.conf",
+                                 $self->nginx_conf($name, $http), 0644);
+    my $pid = $self->spawn("$self->{dir}/$name/stderr.log", $NGINX,
+                           '-p', "$self->{dir}/", '-c', $conf,
+                           '-e', "$self->{dir}/$name/error.log");
+    wait_port($port, 'nginx');
+
+    return { port => $port, pid => $pid, conf => $conf,
+             error_log => "$self->{dir}/$name/error.log",
+             access_log => "$self->{dir}/$name/access.log" };
+}
+
+
+sub read_file {
+    my ($path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+
+sub children_of {
+    my ($ppid) = @_;
+    my @kids;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $line = read_file($stat) or next;
+        my ($pid, $parent) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
+        push @kids, $pid if $parent == $ppid;
+    }
+
+    return @kids;
+}
+
+
+# Reloads a running nginx (its configuration rewritten or not); returns
+# once new workers have started and every old worker has exited, so that
+# later requests can only reach the new configuration.
+sub reload_nginx {
+    my ($self, $ngx) = @_;
+    my @old = children_of($ngx->{pid});
+    my $count = () = read_file($ngx->{error_log}) =~ /start worker process/g;
+
+    kill 'HUP', $ngx->{pid};
+
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $now = () = read_file($ngx->{error_log}) =~ /start worker process/g;
+        last if $now > $count;
+        sleep 0.05;
+    }
+
+    while (time < $deadline) {
+        return 1 unless grep { kill 0, $_ } @old;
+        sleep 0.05;
+    }
+
+    die "nginx did not reload within 10 s";
+}
+
+
+sub stop_all {
+    my ($self) = @_;
+
+    for my $pid (reverse @{ $self->{pids} }) {
+        kill 'TERM', $pid;
+    }
+
+    for my $pid (reverse @{ $self->{pids} }) {
+        my $deadline = time + 10;
+        while (time < $deadline) {
+            last if waitpid($pid, POSIX::WNOHANG()) != 0;
+            sleep 0.02;
+        }
+        if (waitpid($pid, POSIX::WNOHANG()) == 0) {
+            kill 'KILL', $pid;
+            waitpid($pid, 0);
+        }
+    }
+
+    $self->{pids} = [];
+}
+
+
+# Fails the test if any secret handed out appears in any file of the test
+# folder other than the secret files themselves, or in nginx -t output.
+sub check_no_secret_leaked {
+    my ($self, @secret_files) = @_;
+    my %skip = map { $_ => 1 } @secret_files;
+    my @files = grep { -f && !$skip{$_} && !/\.keys$/ } 
+                glob("$self->{dir}/* $self->{dir}/*/*");
+    my @hits;
+
+    for my $f (@files) {
+        my $content = read_file($f);
+        for my $s (@{ $self->{secrets} }) {
+            push @hits, $f if index($content, $s) >= 0;
+        }
+    }
+
+    for my $out (values %{ $self->{logs_to_check} // {} }) {
+        for my $s (@{ $self->{secrets} }) {
+            push @hits, 'nginx -t output' if index($out, $s) >= 0;
+        }
+    }
+
+    my $logs = grep { /error\.log$/ } @files;
+    ok($logs > 0 && !@hits,
+       "no secret in $logs error logs or any other file of the test")
+        or diag("secret found in: @hits");
+}
+
+
+# --- a raw HTTP/1.x client ---------------------------------------------
+
+# Sends raw bytes, reads every response on the connection until it closes
+# (or n responses arrived); returns a list of { status, headers, h, body }.
+sub http_raw {
+    my ($port, $raw, %opt) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Timeout => 10)
+        or die "connect 127.0.0.1:$port: $@";
+    binmode $s;
+
+    my @chunks = ref $raw ? @$raw : ($raw);
+    for my $c (@chunks) {
+        print {$s} $c;
+        sleep $opt{pause} if $opt{pause} && @chunks > 1;
+    }
+
+    my $buf = '';
+    my @res;
+    my $want = $opt{responses} // 1e9;
+
+    while (@res < $want) {
+        my $r = parse_response($s, \$buf) or last;
+        push @res, $r;
+        last if ($r->{h}{connection} // '') =~ /close/i;
+    }
+
+    close $s;
+    return wantarray ? @res : $res[0];
+}
+
+
+sub read_more {
+    my ($s, $buf) = @_;
+    my $n = sysread($s, $$buf, 65536, length $$buf);
+    return $n;
+}
+
+
+sub parse_response {
+    my ($s, $buf) = @_;
+
+    while ($$buf !~ /\r\n\r\n/) {
+        read_more($s, $buf) or return;
+    }
+
+    $$buf =~ s/^(.*?)\r\n\r\n//s;
+    my @lines = split /\r\n/, $1;
+    my ($version, $status) = shift(@lines) =~ m{^(HTTP/\S+) (\d+)};
+    my %h;
+
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
+    }
+
+    my $body = '';
+
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        while (1) {
+            while ($$buf !~ /\r\n/) { read_more($s, $buf) or return }
+            $$buf =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//;
+            my $size = hex $1;
+            while (length($$buf) < $size + 2) { read_more($s, $buf) or return }
+            $body .= substr($$buf, 0, $size);
+            substr($$buf, 0, $size + 2) = '';
+            last if $size == 0;
+        }
+
+    } elsif (defined $h{'content-length'}) {
+        while (length($$buf) < $h{'content-length'}) {
+            read_more($s, $buf) or return;
+        }
+        $body = substr($$buf, 0, $h{'content-length'});
+        substr($$buf, 0, $h{'content-length'}) = '';
+
+    } else {
+        1 while read_more($s, $buf);
+        $body = $$buf;
+        $$buf = '';
+    }
+
+    return { version => $version, status => $status, h => \%h,
+             body => $body };
+}
+
+
+# One request: method, target, optional headers (array ref of [k, v]) and
+# body; Content-Length is added for a body unless a header overrides it.
+sub http {
+    my ($port, $method, $target, %opt) = @_;
+    my @headers = @{ $opt{headers} // [] };
+    my $body = $opt{body};
+    my $version = $opt{version} // 'HTTP/1.1';
+
+    my $raw = "$method $target $version\r\nHost: localhost\r\n";
+    $raw .= "Connection: close\r\n" unless $opt{keepalive};
+    $raw .= "$_->[0]: $_->[1]\r\n" for @headers;
+    $raw .= "Content-Length: " . length($body) . "\r\n"
+        if defined $body && !grep { lc $_->[0] eq 'transfer-encoding' }
+                                  @headers;
+    $raw .= "\r\n";
+    $raw .= $body if defined $body;
+
+    return http_raw($port, $raw);
+}
+
+
+sub json_body {
+    my ($res) = @_;
+    my $j = eval { decode_json($res->{body}) };
+    return $j;
+}
+
+
+1;

@@ -1,0 +1,259 @@
+#!/usr/bin/perl
+# A stand-in for the NCP API Gateway in front of the MI API, for the tests
+# and for `make run`.  It verifies NCP signature v2 on every request with
+# its own implementation (Digest::SHA), shares no code with the module, and
+# records what it received, one JSON line a request.
+#
+#   mi-mock.pl --port N --keys FILE [--log FILE] [--window-ms N]
+#
+# FILE holds "ACCESS_KEY SECRET" lines.  A request that passes gets
+# 200 {"code":"0","message":"success","result":{...}}; one that fails gets
+# the gateway's 401 {"error":{"errorCode":"200","message":...}}.
+
+use strict;
+use warnings;
+
+use Digest::SHA qw(hmac_sha256_base64 sha256_hex);
+use Getopt::Long;
+use IO::Socket::INET;
+use JSON::PP;
+use MIME::Base64 qw(encode_base64);
+use Fcntl qw(:flock);
+use POSIX ();
+use Time::HiRes ();
+
+my ($port, $keys_file, $log_file, $window_ms) = (0, undef, undef, 300_000);
+
+GetOptions(
+    'port=i'      => \$port,
+    'keys=s'      => \$keys_file,
+    'log=s'       => \$log_file,
+    'window-ms=i' => \$window_ms,
+) or die "usage: $0 --port N --keys FILE [--log FILE]\n";
+
+die "$0: --keys is required\n" unless defined $keys_file;
+
+my %secret;
+open my $kf, '<', $keys_file or die "$0: $keys_file: $!\n";
+while (<$kf>) {
+    next if /^\s*(#|$)/;
+    my ($ak, $sk) = /^\s*(\S+)\s+(\S+)\s*$/ or die "$0: bad line in keys\n";
+    $secret{$ak} = $sk;
+}
+close $kf;
+
+my $server = IO::Socket::INET->new(
+    LocalAddr => '127.0.0.1',
+    LocalPort => $port,
+    Listen    => 128,
+    ReuseAddr => 1,
+) or die "$0: listen 127.0.0.1:$port: $@\n";
+
+my $json = JSON::PP->new->canonical->utf8;
+my %kids;
+
+$SIG{CHLD} = sub {
+    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+        delete $kids{$pid};
+    }
+};
+
+$SIG{TERM} = $SIG{INT} = sub {
+    kill 'TERM', keys %kids;
+    exit 0;
+};
+
+$| = 1;
+print "mi-mock: listening on 127.0.0.1:", $server->sockport, "\n"
+    unless $ENV{MI_MOCK_QUIET};
+
+while (1) {
+    my $client = $server->accept or next;
+    my $pid = fork;
+
+    if (!defined $pid) {
+        close $client;
+        next;
+    }
+
+    if ($pid == 0) {
+        $SIG{TERM} = 'DEFAULT';
+        close $server;
+        serve($client);
+        exit 0;
+    }
+
+    $kids{$pid} = 1;
+    close $client;
+}
+
+
+# One connection: requests until the peer closes, asks to close, or idles.
+sub serve {
+    my ($c) = @_;
+    my $buf = '';
+
+    while (1) {
+        my $req = read_request($c, \$buf) or return;
+        my ($status, $body) = answer($req);
+        my $close = $req->{close};
+
+        my $head = "HTTP/1.1 $status\r\n"
+            . "Content-Type: application/json\r\n"
+            . "Content-Length: " . length($body) . "\r\n"
+            . ($close ? "Connection: close\r\n" : "")
+            . "\r\n";
+
+        print {$c} $head, ($req->{method} eq 'HEAD' ? '' : $body);
+        return if $close;
+    }
+}
+
+
+sub fill {
+    my ($c, $buf) = @_;
+    my $rin = '';
+    vec($rin, fileno($c), 1) = 1;
+    return 0 unless select(my $rout = $rin, undef, undef, 30);
+    my $n = sysread($c, $$buf, 65536, length $$buf);
+    return $n ? 1 : 0;
+}
+
+
+sub read_request {
+    my ($c, $buf) = @_;
+
+    while ($$buf !~ /\r\n\r\n/) {
+        fill($c, $buf) or return;
+    }
+
+    $$buf =~ s/^(.*?)\r\n\r\n//s;
+    my @lines = split /\r\n/, $1;
+    my ($method, $target, $version) = split / /, shift(@lines), 3;
+    my @headers = map { [ /^([^:]+):\s*(.*?)\s*$/ ] } @lines;
+
+    my %h;
+    push @{ $h{lc $_->[0]} }, $_->[1] for @headers;
+
+    my $body = '';
+
+    if (($h{'transfer-encoding'}[0] // '') =~ /chunked/i) {
+        while (1) {
+            while ($$buf !~ /\r\n/) { fill($c, $buf) or return }
+            $$buf =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n// or return;
+            my $size = hex $1;
+            while (length($$buf) < $size + 2) { fill($c, $buf) or return }
+            $body .= substr($$buf, 0, $size);
+            substr($$buf, 0, $size + 2) = '';
+            if ($size == 0) {
+                last;
+            }
+        }
+
+    } elsif (my $len = $h{'content-length'}[0]) {
+        while (length($$buf) < $len) { fill($c, $buf) or return }
+        $body = substr($$buf, 0, $len);
+        substr($$buf, 0, $len) = '';
+    }
+
+    my $conn = lc($h{connection}[0] // '');
+
+    return {
+        method  => $method,
+        target  => $target,
+        version => $version,
+        headers => \@headers,
+        h       => \%h,
+        body    => $body,
+        close   => ($version eq 'HTTP/1.0' && $conn ne 'keep-alive')
+                   || $conn eq 'close',
+    };
+}
+
+
+# The gateway's check, written from the NCP documentation.
+sub verify {
+    my ($req) = @_;
+    my $h = $req->{h};
+
+    for my $name (qw(x-ncp-apigw-timestamp x-ncp-iam-access-key
+                     x-ncp-apigw-signature-v2))
+    {
+        my $n = scalar @{ $h->{$name} // [] };
+        return "$name: sent $n times" if $n != 1;
+    }
+
+    my $ts = $h->{'x-ncp-apigw-timestamp'}[0];
+    my $ak = $h->{'x-ncp-iam-access-key'}[0];
+    my $sig = $h->{'x-ncp-apigw-signature-v2'}[0];
+
+    return "timestamp not in milliseconds" unless $ts =~ /^[0-9]{13}$/;
+
+    my $now = int(Time::HiRes::time() * 1000);
+    return "timestamp off by " . ($now - $ts) . " ms"
+        if abs($now - $ts) > $window_ms;
+
+    return "unknown access key" unless exists $secret{$ak};
+
+    my $msg = "$req->{method} $req->{target}\n$ts\n$ak";
+    my $want = hmac_sha256_base64($msg, $secret{$ak});
+    $want .= '=' while length($want) % 4;
+
+    return "signature mismatch" unless $sig eq $want;
+
+    return undef;
+}
+
+
+sub answer {
+    my ($req) = @_;
+    my $error = verify($req);
+
+    record($req, $error);
+
+    if (defined $error) {
+        return ('401 Unauthorized', $json->encode({
+            error => { errorCode => '200', message => 'Authentication Failed',
+                       details => $error } }));
+    }
+
+    my $result = {
+        mock     => JSON::PP::true,
+        method   => $req->{method},
+        target   => $req->{target},
+        bodySha256 => sha256_hex($req->{body}),
+        bodyLength => length $req->{body},
+    };
+
+    if ($req->{target} =~ m{/status(\?|$)}) {
+        $result->{status} = 'SUMMARIZE_COMPLETED';
+    } elsif ($req->{method} eq 'POST' && $req->{target} !~ m{/cancel(\?|$)}) {
+        $result->{sceneSummaryId} = 101;
+        $result->{status} = 'WAIT_SUMMARIZE';
+    }
+
+    return ('200 OK', $json->encode({
+        code => '0', message => 'success', result => $result }));
+}
+
+
+sub record {
+    my ($req, $error) = @_;
+    return unless defined $log_file;
+
+    my $line = $json->encode({
+        method   => $req->{method},
+        target   => $req->{target},
+        version  => $req->{version},
+        headers  => $req->{headers},
+        body     => encode_base64($req->{body}, ''),
+        verified => defined $error ? JSON::PP::false : JSON::PP::true,
+        error    => $error,
+        pid      => $$,
+    });
+
+    open my $fh, '>>', $log_file or die "$0: $log_file: $!\n";
+    flock $fh, LOCK_EX;
+    print {$fh} $line, "\n";
+    close $fh;
+}

@@ -1,0 +1,166 @@
+/*
+ * Unit tests of mi_sign: the vectors of shared/mi-api.md, Base64 per
+ * RFC 4648, and keys of every length checked against OpenSSL's one-shot
+ * HMAC(), which shares no code with mi_sign's precomputed states.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "mi_sign.h"
+
+
+#define S(lit)  (mi_sign_str_t) { (const unsigned char *) (lit), sizeof(lit) - 1 }
+
+
+static void
+sign_target(const char *secret, const char *method, const char *target,
+    const char *ts, const char *ak, char *out)
+{
+    const char     *q;
+    mi_sign_key_t   key;
+    mi_sign_str_t   m, path, args, t, a;
+
+    mi_sign_key_init(&key, (const unsigned char *) secret, strlen(secret));
+
+    q = strchr(target, '?');
+
+    m = (mi_sign_str_t) { (const unsigned char *) method, strlen(method) };
+    path = (mi_sign_str_t) { (const unsigned char *) target,
+                             q ? (size_t) (q - target) : strlen(target) };
+    args = (mi_sign_str_t) { (const unsigned char *) (q ? q + 1 : ""),
+                             q ? strlen(q + 1) : 0 };
+    t = (mi_sign_str_t) { (const unsigned char *) ts, strlen(ts) };
+    a = (mi_sign_str_t) { (const unsigned char *) ak, strlen(ak) };
+
+    mi_sign_v2(&key, m, path, q != NULL, args, t, a, (unsigned char *) out);
+    out[MI_SIGNATURE_LEN] = '\0';
+
+    mi_sign_key_wipe(&key);
+}
+
+
+static void
+test_vectors(void **state)
+{
+    char  sig[MI_SIGNATURE_LEN + 1];
+
+    (void) state;
+
+    sign_target("ncp-secret-example", "GET", "/photos/puppy.jpg?query1=&query2",
+                "1700000000000", "ACCESS_KEY_ID", sig);
+    assert_string_equal(sig, "iPe1hFfjl7BPGhFZJGCY5XZgH6eWMwCWlSdSkKU+SPE=");
+
+    sign_target("ncp-secret-example", "POST",
+                "/api/v1/workspaces/my-workspace/projects/1234/assets/5678"
+                "/scene-summary",
+                "1700000000000", "ACCESS_KEY_ID", sig);
+    assert_string_equal(sig, "mefw2b+Eg3FkIuaqcl7HebxQLeCg2xhSpQ57wbEeXnI=");
+
+    sign_target("ncp-secret-example", "POST",
+                "/api/v1/workspaces/my-workspace/projects/1234/assets/5678"
+                "/indexes/1001/scene-summaries",
+                "1700000000000", "ACCESS_KEY_ID", sig);
+    assert_string_equal(sig, "zHwtJhChqeuu0/Ta4BrX4VjOtkQtqrFN6hGlkYhGDIU=");
+}
+
+
+/* An empty query ("/p?") is signed with its '?'; no query is signed without. */
+static void
+test_empty_args_differ(void **state)
+{
+    char  a[MI_SIGNATURE_LEN + 1], b[MI_SIGNATURE_LEN + 1];
+
+    (void) state;
+
+    sign_target("k", "GET", "/p?", "1", "AK", a);
+    sign_target("k", "GET", "/p", "1", "AK", b);
+    assert_string_not_equal(a, b);
+}
+
+
+static void
+test_against_openssl_hmac(void **state)
+{
+    size_t          klen, mlen;
+    char            sig[MI_SIGNATURE_LEN + 1];
+    unsigned int    dlen;
+    unsigned char   secret[200], msg[256], digest[32], ref[MI_SIGNATURE_LEN + 1];
+    mi_sign_key_t   key;
+    mi_sign_str_t   method, path, args, ts, ak;
+
+    (void) state;
+
+    for (klen = 1; klen < sizeof(secret); klen++) {
+        memset(secret, 0, sizeof(secret));
+        for (size_t i = 0; i < klen; i++) {
+            secret[i] = (unsigned char) (i * 7 + klen);
+        }
+
+        mi_sign_key_init(&key, secret, klen);
+
+        method = S("DELETE");
+        path = S("/a%20b/c+d/%EA%B0%80");
+        args = S("x='()'&y=%2F");
+        ts = S("1700000000123");
+        ak = S("AK-with-a-longer-name");
+
+        mi_sign_v2(&key, method, path, 1, args, ts, ak, (unsigned char *) sig);
+        sig[MI_SIGNATURE_LEN] = '\0';
+
+        mlen = (size_t) snprintf((char *) msg, sizeof(msg),
+                                 "DELETE /a%%20b/c+d/%%EA%%B0%%80"
+                                 "?x='()'&y=%%2F\n1700000000123\n"
+                                 "AK-with-a-longer-name");
+
+        HMAC(EVP_sha256(), secret, (int) klen, msg, mlen, digest, &dlen);
+        assert_int_equal(dlen, 32);
+        assert_int_equal(EVP_EncodeBlock(ref, digest, 32), MI_SIGNATURE_LEN);
+
+        assert_string_equal(sig, (char *) ref);
+
+        mi_sign_key_wipe(&key);
+    }
+}
+
+
+static void
+test_base64_rfc4648(void **state)
+{
+    size_t          i, n;
+    unsigned char   out[16];
+    static const char  *in[] = { "", "f", "fo", "foo", "foob", "fooba",
+                                 "foobar" };
+    static const char  *exp[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
+                                  "Zm9vYmE=", "Zm9vYmFy" };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        n = mi_base64_encode((const unsigned char *) in[i], strlen(in[i]),
+                             out);
+        assert_int_equal(n, strlen(exp[i]));
+        assert_memory_equal(out, exp[i], n);
+    }
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_empty_args_differ),
+        cmocka_unit_test(test_against_openssl_hmac),
+        cmocka_unit_test(test_base64_rfc4648),
+    };
+
+    return cmocka_run_group_tests_name("mi_sign", tests, NULL, NULL);
+}

@@ -82,7 +82,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	    if $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	        -artifact_prefix=$(BUILD)/fuzz/$$n- \
 	        $$work > $(BUILD)/fuzz/$$n.log 2>&1; then \
-	        grep -E '^(Done|#[0-9]+ +DONE)' $(BUILD)/fuzz/$$n.log | tail -1; \
+	        grep -aE '^(Done|#[0-9]+ +DONE)' $(BUILD)/fuzz/$$n.log | tail -1; \
 	    else \
 	        tail -40 $(BUILD)/fuzz/$$n.log; rc=1; \
 	    fi; \
@@ -96,6 +96,9 @@ test: unit module fuzz-smoke
 
 run: module
 	@bash scripts/run.sh
+
+bench: module
+	@bash scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -5,18 +5,53 @@
  * forwards them with credentials that only this nginx holds.
  *
  * This file is the nginx glue: directives, configuration, the precontent
- * phase handler, header edits and variables.  The signature itself is in
- * src/mi_sign.c.
+ * phase handler, header edits, error responses and variables.  A request
+ * flows one way: target -> route match -> parameter check -> body check ->
+ * sign -> headers.  The pure steps live in src/: mi_route.c (the route
+ * table), mi_body.c (the JSON body checker) and mi_sign.c (signature v2).
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "mi_body.h"
+#include "mi_route.h"
 #include "mi_sign.h"
 
 
-#define NGX_HTTP_MI_SECRET_MAX  4096
+#define NGX_HTTP_MI_SECRET_MAX     4096
+#define NGX_HTTP_MI_PARAM_MAX      1024    /* bytes of a parameter as sent */
+#define NGX_HTTP_MI_MESSAGE_MAX    512
+#define NGX_HTTP_MI_READ_CHUNK     8192    /* body bytes read from a file */
+
+
+typedef enum {
+    NGX_HTTP_MI_ROUTE_NOT_FOUND = 0,
+    NGX_HTTP_MI_METHOD_NOT_ALLOWED,
+    NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+    NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+    NGX_HTTP_MI_INVALID_JSON,
+    NGX_HTTP_MI_INVALID_BODY,
+    NGX_HTTP_MI_BODY_TOO_LARGE
+} ngx_http_mi_error_e;
+
+
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_str_t                   code;
+} ngx_http_mi_error_t;
+
+
+typedef struct {
+    ngx_regex_t                *regex;
+    ngx_str_t                   source;
+} ngx_http_mi_pattern_t;
+
+
+typedef struct {
+    ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
+} ngx_http_mi_main_conf_t;
 
 
 typedef struct {
@@ -29,6 +64,10 @@ typedef struct {
     ngx_flag_t                  sign;
     ngx_str_t                   access_key;
     ngx_http_mi_key_t          *key;
+
+    ngx_flag_t                  validate;
+    ngx_uint_t                  max_scene_ids;
+    ngx_http_mi_pattern_t      *params[MI_PARAM_COUNT];
 
     /* where "mi_sign on" was set, for errors found at merge time */
     u_char                     *sign_file;
@@ -44,6 +83,14 @@ typedef struct {
 
 
 typedef struct {
+    ngx_int_t                   status;     /* to return when re-entered */
+    const mi_route_t           *route;
+    ngx_str_t                   route_name;
+    ngx_str_t                   error_code;
+    ngx_http_mi_error_e         error;
+    ngx_str_t                   message;    /* why the request is refused */
+    ngx_buf_t                  *error_body; /* replaces nginx's error page */
+    ngx_http_mi_target_t        target;
     ngx_str_t                   timestamp;
     u_char                      timestamp_buf[NGX_INT64_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
@@ -51,18 +98,34 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_mi_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+static void ngx_http_mi_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_check_params(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, mi_route_match_t *m);
+static ngx_int_t ngx_http_mi_check_content_type(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+static ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
+    ngx_http_mi_error_e error, const char *fmt, ...);
+static ngx_int_t ngx_http_mi_send_error(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx);
+static ngx_buf_t *ngx_http_mi_error_body(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx);
+static ngx_int_t ngx_http_mi_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static ngx_int_t ngx_http_mi_target(ngx_http_request_t *r,
     ngx_http_mi_target_t *t);
 static ngx_int_t ngx_http_mi_sign(ngx_http_request_t *r,
-    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx,
-    ngx_http_mi_target_t *t);
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 static ngx_int_t ngx_http_mi_strip_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mi_list_delete(ngx_list_t *list,
     ngx_list_part_t *part, ngx_uint_t i, ngx_pool_t *pool);
 static ngx_int_t ngx_http_mi_add_header(ngx_http_request_t *r,
     ngx_str_t *name, u_char *value, size_t len, ngx_table_elt_t **hp);
 
-static ngx_int_t ngx_http_mi_timestamp_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mi_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -73,11 +136,25 @@ static ngx_int_t ngx_http_mi_read_secret(ngx_conf_t *cf,
     ngx_http_mi_key_t *key);
 static void ngx_http_mi_wipe_key(void *data);
 
+static char *ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mi_check_max_scene_ids(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_mi_compile(ngx_conf_t *cf,
+    ngx_http_mi_pattern_t *p, ngx_str_t *source, ngx_str_t *name);
+
 static ngx_int_t ngx_http_mi_add_variables(ngx_conf_t *cf);
+static void *ngx_http_mi_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mi_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_mi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_mi_init(ngx_conf_t *cf);
+
+
+static ngx_conf_post_t  ngx_http_mi_max_scene_ids_post = {
+    ngx_http_mi_check_max_scene_ids
+};
 
 
 static ngx_command_t  ngx_http_mi_commands[] = {
@@ -103,6 +180,27 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mi_validate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, validate),
+      NULL },
+
+    { ngx_string("mi_param"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mi_param,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mi_max_scene_ids"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, max_scene_ids),
+      &ngx_http_mi_max_scene_ids_post },
+
       ngx_null_command
 };
 
@@ -111,8 +209,8 @@ static ngx_http_module_t  ngx_http_mi_module_ctx = {
     ngx_http_mi_add_variables,             /* preconfiguration */
     ngx_http_mi_init,                      /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_mi_create_main_conf,          /* create main configuration */
+    ngx_http_mi_init_main_conf,            /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -140,8 +238,14 @@ ngx_module_t  ngx_http_mi_module = {
 
 static ngx_http_variable_t  ngx_http_mi_vars[] = {
 
-    { ngx_string("mi_timestamp"), NULL, ngx_http_mi_timestamp_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("mi_timestamp"), NULL, ngx_http_mi_ctx_variable,
+      offsetof(ngx_http_mi_ctx_t, timestamp), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mi_route"), NULL, ngx_http_mi_ctx_variable,
+      offsetof(ngx_http_mi_ctx_t, route_name), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mi_error_code"), NULL, ngx_http_mi_ctx_variable,
+      offsetof(ngx_http_mi_ctx_t, error_code), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -156,6 +260,46 @@ static ngx_str_t  ngx_http_mi_signature_header =
 static ngx_str_t  ngx_http_mi_content_type_header =
     ngx_string("content-type");
 static ngx_str_t  ngx_http_mi_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_mi_generic_route = ngx_string("generic");
+
+
+/* Indexed by ngx_http_mi_error_e. */
+static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
+    { NGX_HTTP_NOT_FOUND, ngx_string("ROUTE_NOT_FOUND") },
+    { NGX_HTTP_NOT_ALLOWED, ngx_string("METHOD_NOT_ALLOWED") },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_PATH_PARAMETER") },
+    { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, ngx_string("UNSUPPORTED_MEDIA_TYPE") },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_JSON") },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_BODY") },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("BODY_TOO_LARGE") }
+};
+
+
+/*
+ * nginx's own error pages that a signing location answers in the same JSON
+ * as the module's errors (see ngx_http_mi_header_filter).
+ */
+static struct {
+    ngx_uint_t                  status;
+    ngx_http_mi_error_e         error;
+} ngx_http_mi_core_errors[] = {
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, NGX_HTTP_MI_BODY_TOO_LARGE },
+    { 0, 0 }
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* Indexed by mi_param_t: the patterns when no "mi_param" overrides them. */
+static ngx_str_t  ngx_http_mi_default_params[] = {
+    ngx_string("^[a-z0-9-]{3,63}$"),
+    ngx_string("^[1-9][0-9]{0,18}$"),
+    ngx_string("^[1-9][0-9]{0,18}$"),
+    ngx_string("^[1-9][0-9]{0,18}$"),
+    ngx_string("^[1-9][0-9]{0,18}$")
+};
 
 
 /* Client headers that never reach the upstream, besides every "x-ncp-*". */
@@ -172,7 +316,6 @@ ngx_http_mi_handler(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
     ngx_http_mi_ctx_t       *ctx;
-    ngx_http_mi_target_t     target;
     ngx_http_mi_loc_conf_t  *mlcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
@@ -196,6 +339,590 @@ ngx_http_mi_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
 
+    if (ctx) {
+        /* the phases resumed after the body was read, or are re-run */
+        return ctx->status;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->status = NGX_DONE;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
+
+    if (ngx_http_mi_target(r, &ctx->target) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!mlcf->validate) {
+        ctx->route_name = ngx_http_mi_generic_route;
+
+    } else {
+        rc = ngx_http_mi_validate(r, mlcf, ctx);
+
+        if (rc == NGX_DONE) {
+            /* the body is being read: ngx_http_mi_body_handler goes on */
+            return NGX_DONE;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_http_finalize_request(r, ngx_http_mi_send_error(r, ctx));
+            return NGX_DONE;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+    }
+
+    if (ngx_http_mi_sign(r, mlcf, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Checks route, parameters and, where the route takes one, the body.
+ * Returns NGX_OK to sign, NGX_DONE while the body is read, NGX_DECLINED
+ * when the request is refused (ctx->error says why), or an error status.
+ * The checks below it return NGX_OK, NGX_DECLINED or an error status too.
+ */
+
+static ngx_int_t
+ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    ngx_http_mi_ctx_t *ctx)
+{
+    u_char                    *allow;
+    size_t                     len;
+    ngx_int_t                  rc;
+    mi_match_rc_t              match;
+    ngx_table_elt_t           *h;
+    mi_route_match_t           m;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    match = mi_route_match(r->method_name.data, r->method_name.len,
+                           ctx->target.path.data, ctx->target.path.len, &m);
+
+    if (match == MI_MATCH_NOT_FOUND) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_ROUTE_NOT_FOUND,
+                                  "no scene-summary route matches \"%V\"",
+                                  &ctx->target.path);
+    }
+
+    if (match == MI_MATCH_METHOD_NOT_ALLOWED) {
+        allow = ngx_pnalloc(r->pool, sizeof("GET, POST, DELETE") - 1);
+        if (allow == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        len = mi_route_allow(m.allow, (char *) allow,
+                             sizeof("GET, POST, DELETE") - 1);
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        h->value.data = allow;
+        h->value.len = len;
+
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_METHOD_NOT_ALLOWED,
+                                  "method %V is not allowed here; "
+                                  "allowed: %*s", &r->method_name,
+                                  len, allow);
+    }
+
+    ctx->route = m.route;
+    ctx->route_name.data = (u_char *) m.route->name;
+    ctx->route_name.len = ngx_strlen(m.route->name);
+
+    rc = ngx_http_mi_check_params(r, mlcf, &m);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        return NGX_OK;
+    }
+
+    if (m.route->body == MI_ROUTE_NO_BODY) {
+        if (r->headers_in.content_length_n > 0) {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY,
+                                      "%s takes no request body "
+                                      "(Content-Length: %O)",
+                                      m.route->name,
+                                      r->headers_in.content_length_n);
+        }
+
+    } else if (r->headers_in.content_length_n > 0) {
+        /* refuse before reading a body that cannot be right */
+
+        rc = ngx_http_mi_check_content_type(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    /* a chunked body may be empty: it has to be read to know */
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_mi_body_handler);
+
+    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        /* the rest of the body is still on the wire */
+        r->keepalive = 0;
+        r->lingering_close = 1;
+
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_BODY_TOO_LARGE,
+                                  "body larger than client_max_body_size "
+                                  "(%O bytes)", clcf->client_max_body_size);
+    }
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* ngx_http_read_client_request_body() took a reference */
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/* Called once the whole body is read: check it, sign, resume the phases. */
+
+static void
+ngx_http_mi_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_mi_ctx_t       *ctx;
+    ngx_http_mi_loc_conf_t  *mlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
+
+    rc = ngx_http_mi_check_body(r, mlcf, ctx);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r, ngx_http_mi_send_error(r, ctx));
+        return;
+    }
+
+    if (rc == NGX_OK && ngx_http_mi_sign(r, mlcf, ctx) != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_int_t
+ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    mi_route_match_t *m)
+{
+    int                     captures[3];
+    ssize_t                 n;
+    ngx_int_t               rc;
+    ngx_str_t               value;
+    ngx_uint_t              i;
+    ngx_http_mi_pattern_t  *p;
+    u_char                  buf[NGX_HTTP_MI_PARAM_MAX];
+
+    for (i = 0; i < MI_PARAM_COUNT; i++) {
+
+        if (m->param[i].data == NULL) {
+            continue;
+        }
+
+        if (m->param[i].len > NGX_HTTP_MI_PARAM_MAX) {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+                                      "%s: longer than %d bytes",
+                                      mi_param_name(i),
+                                      NGX_HTTP_MI_PARAM_MAX);
+        }
+
+        /* decoding never makes a value longer, so -1 means malformed */
+
+        n = mi_pct_decode(m->param[i].data, m->param[i].len, buf,
+                          sizeof(buf));
+        if (n < 0) {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+                                      "%s: \"%*s\" has a malformed "
+                                      "percent-escape", mi_param_name(i),
+                                      m->param[i].len, m->param[i].data);
+        }
+
+        value.data = buf;
+        value.len = n;
+
+        p = mlcf->params[i];
+
+        /* the pattern must match the whole value, anchored or not */
+
+        rc = ngx_regex_exec(p->regex, &value, captures, 3);
+
+        if (rc < NGX_REGEX_NO_MATCHED) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          ngx_regex_exec_n " failed: %i on \"%s\"",
+                          rc, mi_param_name(i));
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_REGEX_NO_MATCHED
+            || captures[0] != 0 || (size_t) captures[1] != value.len)
+        {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+                                      "%s: \"%*s\" does not match %V",
+                                      mi_param_name(i), m->param[i].len,
+                                      m->param[i].data, &p->source);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "application/json", any case, with or without parameters. */
+
+static ngx_int_t
+ngx_http_mi_check_content_type(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.content_type;
+
+    if (h == NULL) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+                                  "a request body needs Content-Type: "
+                                  "application/json; none was sent");
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    if ((size_t) (last - p) >= ngx_http_mi_json_type.len
+        && ngx_strncasecmp(p, ngx_http_mi_json_type.data,
+                           ngx_http_mi_json_type.len)
+           == 0)
+    {
+        p += ngx_http_mi_json_type.len;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p == last || *p == ';') {
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_mi_reject(r, NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+                              "Content-Type \"%V\" is not application/json",
+                              &h->value);
+}
+
+
+/*
+ * Runs the body, wherever nginx keeps it (memory buffers, a temporary
+ * file), through the constant-memory checker of the route's schema.
+ */
+
+static ngx_int_t
+ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    ngx_http_mi_ctx_t *ctx)
+{
+    off_t              size, pos;
+    size_t             n;
+    ssize_t            read;
+    ngx_buf_t         *b;
+    ngx_int_t          rc;
+    ngx_chain_t       *cl;
+    mi_body_rc_t       verdict;
+    mi_body_check_t    ck;
+    u_char             chunk[NGX_HTTP_MI_READ_CHUNK];
+
+    size = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (size == 0) {
+        return NGX_OK;
+    }
+
+    if (ctx->route->body == MI_ROUTE_NO_BODY) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY,
+                                  "%s takes no request body (got %O bytes)",
+                                  ctx->route->name, size);
+    }
+
+    /*
+     * A chunked body's type is checked once it is known to be non-empty
+     * (nginx has set content_length_n to its decoded size by now).
+     */
+
+    if (r->headers_in.chunked) {
+        rc = ngx_http_mi_check_content_type(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    mi_body_init(&ck, ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY
+                      ? MI_BODY_ASSET_REQUEST : MI_BODY_INDEX_REQUEST,
+                 (uint32_t) mlcf->max_scene_ids);
+
+    verdict = MI_BODY_MORE;
+
+    for (cl = r->request_body->bufs;
+         cl && verdict == MI_BODY_MORE;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            verdict = mi_body_feed(&ck, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        for (pos = b->file_pos;
+             pos < b->file_last && verdict == MI_BODY_MORE;
+             pos += read)
+        {
+            n = (size_t) ngx_min(b->file_last - pos,
+                                 (off_t) sizeof(chunk));
+
+            read = ngx_read_file(b->file, chunk, n, pos);
+
+            if (read != (ssize_t) n) {
+                ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                              "mi: reading the request body from \"%V\" "
+                              "failed", &b->file->name);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            verdict = mi_body_feed(&ck, chunk, n);
+        }
+    }
+
+    if (verdict == MI_BODY_MORE) {
+        verdict = mi_body_finish(&ck);
+    }
+
+    switch (verdict) {
+
+    case MI_BODY_OK:
+        return NGX_OK;
+
+    case MI_BODY_INVALID_JSON:
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_JSON, "%s",
+                                  mi_body_message(&ck));
+
+    default: /* MI_BODY_INVALID_BODY */
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY, "%s",
+                                  mi_body_message(&ck));
+    }
+}
+
+
+/*
+ * Records why the request is refused; ngx_http_mi_send_error() answers it.
+ * Returns NGX_DECLINED, or an error status when memory runs out.
+ */
+
+static ngx_int_t
+ngx_http_mi_reject(ngx_http_request_t *r, ngx_http_mi_error_e error,
+    const char *fmt, ...)
+{
+    u_char             *p, *last;
+    va_list             args;
+    ngx_http_mi_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_MI_MESSAGE_MAX);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    va_start(args, fmt);
+    last = ngx_vslprintf(p, p + NGX_HTTP_MI_MESSAGE_MAX, fmt, args);
+    va_end(args);
+
+    ctx->error = error;
+    ctx->error_code = ngx_http_mi_errors[error].code;
+    ctx->message.data = p;
+    ctx->message.len = last - p;
+
+    /*
+     * The message quotes client bytes: anything outside printable ASCII
+     * becomes '?', so that the log line and the reply stay clean and the
+     * reply is always valid UTF-8 JSON.
+     */
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p < 0x20 || *p > 0x7e) {
+            *p = '?';
+        }
+    }
+
+    /* a client mistake: visible at "info", not a server problem */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mi: %V: %V", &ctx->error_code, &ctx->message);
+
+    return NGX_DECLINED;
+}
+
+
+/* Answers with the recorded error as JSON; the upstream is never asked. */
+
+static ngx_int_t
+ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    ctx->status = NGX_DONE;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    r->headers_out.status = ngx_http_mi_errors[ctx->error].status;
+
+    b = ngx_http_mi_error_body(r, ctx);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * {"code":"...","message":"..."} for the error recorded in ctx, with the
+ * response headers that go with it.
+ */
+
+static ngx_buf_t *
+ngx_http_mi_error_body(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
+{
+    u_char     *p;
+    size_t      size;
+    ngx_buf_t  *b;
+
+    size = sizeof("{\"code\":\"\",\"message\":\"\"}\n") - 1
+           + ctx->error_code.len + ctx->message.len
+           + ngx_escape_json(NULL, ctx->message.data, ctx->message.len);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(b->last, "{\"code\":\"", sizeof("{\"code\":\"") - 1);
+    p = ngx_cpymem(p, ctx->error_code.data, ctx->error_code.len);
+    p = ngx_cpymem(p, "\",\"message\":\"", sizeof("\",\"message\":\"") - 1);
+    p = (u_char *) ngx_escape_json(p, ctx->message.data, ctx->message.len);
+    *p++ = '"';
+    *p++ = '}';
+    *p++ = '\n';
+
+    b->last = p;
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    r->headers_out.content_type_len = ngx_http_mi_json_type.len;
+    r->headers_out.content_type = ngx_http_mi_json_type;
+    r->headers_out.content_type_lowcase = NULL;
+
+    return b;
+}
+
+
+/*
+ * nginx refuses some requests before the module sees them, e.g. a
+ * Content-Length over client_max_body_size; in a signing location its
+ * HTML error page is replaced with the module's JSON.  Pages set with
+ * "error_page" and responses from the upstream are left alone.
+ */
+
+static ngx_int_t
+ngx_http_mi_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t                 i;
+    ngx_http_mi_ctx_t         *ctx;
+    ngx_http_mi_loc_conf_t    *mlcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (r->err_status < NGX_HTTP_BAD_REQUEST || r->error_page
+        || r != r->main)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
+
+    if (!mlcf->sign) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    for (i = 0; ngx_http_mi_core_errors[i].status; i++) {
+        if (ngx_http_mi_core_errors[i].status == r->err_status) {
+            break;
+        }
+    }
+
+    if (ngx_http_mi_core_errors[i].status == 0) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_ctx_t));
         if (ctx == NULL) {
@@ -205,16 +932,46 @@ ngx_http_mi_handler(ngx_http_request_t *r)
         ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
     }
 
-    if (ngx_http_mi_target(r, &target) != NGX_OK) {
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (ngx_http_mi_reject(r, ngx_http_mi_core_errors[i].error,
+                           "body larger than client_max_body_size "
+                           "(%O bytes)", clcf->client_max_body_size)
+        != NGX_DECLINED)
+    {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_mi_sign(r, mlcf, ctx, &target);
-    if (rc != NGX_OK) {
-        return rc;
+    ctx->error_body = ngx_http_mi_error_body(r, ctx);
+    if (ctx->error_body == NULL) {
+        return NGX_ERROR;
     }
 
-    return NGX_DECLINED;
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_mi_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t         out;
+    ngx_http_mi_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
+    if (ctx == NULL || ctx->error_body == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (in == NULL || ctx->error_body->pos == ctx->error_body->last) {
+        /* nginx's page is dropped; ours went out already */
+        return NGX_OK;
+    }
+
+    out.buf = ctx->error_body;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
 }
 
 
@@ -282,11 +1039,14 @@ ngx_http_mi_target(ngx_http_request_t *r, ngx_http_mi_target_t *t)
 
 static ngx_int_t
 ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
-    ngx_http_mi_ctx_t *ctx, ngx_http_mi_target_t *t)
+    ngx_http_mi_ctx_t *ctx)
 {
-    ngx_time_t      *tp;
-    mi_sign_str_t    method, path, args, ts, ak;
-    ngx_table_elt_t *h;
+    ngx_time_t            *tp;
+    mi_sign_str_t          method, path, args, ts, ak;
+    ngx_table_elt_t       *h;
+    ngx_http_mi_target_t  *t;
+
+    t = &ctx->target;
 
     if (ngx_http_mi_strip_headers(r) != NGX_OK) {
         return NGX_ERROR;
@@ -484,24 +1244,34 @@ ngx_http_mi_add_header(ngx_http_request_t *r, ngx_str_t *name, u_char *value,
 }
 
 
+/* $mi_timestamp, $mi_route, $mi_error_code: an ngx_str_t of the context. */
+
 static ngx_int_t
-ngx_http_mi_timestamp_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
+ngx_http_mi_ctx_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
 {
+    ngx_str_t          *value;
     ngx_http_mi_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
 
-    if (ctx == NULL || ctx->timestamp.len == 0) {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = ctx->timestamp.len;
+    value = (ngx_str_t *) ((u_char *) ctx + data);
+
+    if (value->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value->len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = ctx->timestamp.data;
+    v->data = value->data;
 
     return NGX_OK;
 }
@@ -690,6 +1460,101 @@ ngx_http_mi_wipe_key(void *data)
 }
 
 
+static char *
+ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    ngx_str_t              *value;
+    ngx_uint_t              i;
+    ngx_http_mi_pattern_t  *p;
+
+    value = cf->args->elts;
+
+    for (i = 0; i < MI_PARAM_COUNT; i++) {
+        if (ngx_strcmp(value[1].data, mi_param_name(i)) == 0) {
+            break;
+        }
+    }
+
+    if (i == MI_PARAM_COUNT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_param\": unknown parameter \"%V\", "
+                           "known: workspace_name, project_id, asset_id, "
+                           "index_id, scene_summary_id", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mlcf->params[i] != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_param\": \"%V\" is duplicate", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_palloc(cf->pool, sizeof(ngx_http_mi_pattern_t));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mi_compile(cf, p, &value[2], &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->params[i] = p;
+
+    return NGX_CONF_OK;
+}
+
+
+/* The count is kept in a uint32_t by the body checker. */
+
+static char *
+ngx_http_mi_check_max_scene_ids(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *n = data;
+
+    ngx_str_t  *value;
+
+    if (*n < 1 || *n > 0xffffffff) {
+        value = cf->args->elts;
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_max_scene_ids\" must be between 1 and "
+                           "4294967295, not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mi_compile(ngx_conf_t *cf, ngx_http_mi_pattern_t *p,
+    ngx_str_t *source, ngx_str_t *name)
+{
+    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_regex_compile_t  rc;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    rc.pattern = *source;
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    if (ngx_regex_compile(&rc) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"mi_param\" \"%V\": %V",
+                           name, &rc.err);
+        return NGX_ERROR;
+    }
+
+    p->regex = rc.regex;
+    p->source = *source;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_mi_add_variables(ngx_conf_t *cf)
 {
@@ -710,6 +1575,39 @@ ngx_http_mi_add_variables(ngx_conf_t *cf)
 
 
 static void *
+ngx_http_mi_create_main_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_main_conf_t));
+}
+
+
+/* The default patterns, compiled once per configuration. */
+
+static char *
+ngx_http_mi_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mi_main_conf_t *mmcf = conf;
+
+    ngx_str_t   name;
+    ngx_uint_t  i;
+
+    for (i = 0; i < MI_PARAM_COUNT; i++) {
+        name.data = (u_char *) mi_param_name(i);
+        name.len = ngx_strlen(name.data);
+
+        if (ngx_http_mi_compile(cf, &mmcf->params[i],
+                                &ngx_http_mi_default_params[i], &name)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
 ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_mi_loc_conf_t  *conf;
@@ -723,12 +1621,15 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->access_key = { 0, NULL };
+     *     conf->params[] = NULL;
      *     conf->sign_file = NULL;
      *     conf->sign_line = 0;
      */
 
     conf->sign = NGX_CONF_UNSET;
     conf->key = NGX_CONF_UNSET_PTR;
+    conf->validate = NGX_CONF_UNSET;
+    conf->max_scene_ids = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -740,9 +1641,24 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mi_loc_conf_t *prev = parent;
     ngx_http_mi_loc_conf_t *conf = child;
 
+    ngx_uint_t                i;
+    ngx_http_mi_main_conf_t  *mmcf;
+
     ngx_conf_merge_value(conf->sign, prev->sign, 0);
     ngx_conf_merge_str_value(conf->access_key, prev->access_key, "");
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
+    ngx_conf_merge_value(conf->validate, prev->validate, 1);
+    ngx_conf_merge_uint_value(conf->max_scene_ids, prev->max_scene_ids,
+                              MI_BODY_DEFAULT_MAX_SCENE_IDS);
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
+
+    for (i = 0; i < MI_PARAM_COUNT; i++) {
+        if (conf->params[i] == NULL) {
+            conf->params[i] = prev->params[i] ? prev->params[i]
+                                              : &mmcf->params[i];
+        }
+    }
 
     if (conf->sign_file == NULL) {
         conf->sign_file = prev->sign_file;
@@ -787,6 +1703,12 @@ ngx_http_mi_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_mi_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_mi_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_mi_body_filter;
 
     return NGX_OK;
 }

@@ -125,6 +125,45 @@ is($rc, 0, 'mi_sign off: nothing required') or diag($out);
 EOF
 is($rc, 0, 'http-level keys and mi_sign inherited') or diag($out);
 
+# --- validation directives
+fails_with('mi_param: unknown parameter',
+    conf('', "mi_param workspace '^x\$';"),
+    qr{"mi_param": unknown parameter "workspace", known: workspace_name, project_id, asset_id, index_id, scene_summary_id in \S+:\d+});
+
+fails_with('mi_param: a bad pattern',
+    conf('', "mi_param project_id '^([0-9]+\$';"),
+    qr{"mi_param" "project_id": pcre2_compile\(\) failed: missing closing parenthesis in "\^\(\[0-9\]\+\$" in \S+:\d+});
+
+fails_with('mi_param: duplicate',
+    conf('', "mi_param asset_id '^[0-9]+\$'; mi_param asset_id '^[0-9]+\$';"),
+    qr{"mi_param": "asset_id" is duplicate});
+
+fails_with('mi_param: one argument',
+    conf('', 'mi_param asset_id;'),
+    qr{invalid number of arguments in "mi_param" directive});
+
+fails_with('mi_max_scene_ids 0',
+    conf('', 'mi_max_scene_ids 0;'),
+    qr{"mi_max_scene_ids" must be between 1 and 4294967295, not "0" in \S+:\d+});
+
+fails_with('mi_max_scene_ids too large',
+    conf('', 'mi_max_scene_ids 4294967296;'),
+    qr{"mi_max_scene_ids" must be between 1 and 4294967295, not "4294967296"});
+
+fails_with('mi_max_scene_ids not a number',
+    conf('', 'mi_max_scene_ids many;'),
+    qr{"mi_max_scene_ids" directive invalid number});
+
+fails_with('mi_validate: bad flag',
+    conf('', 'mi_validate maybe;'),
+    qr{invalid value "maybe" in "mi_validate" directive});
+
+($rc, $out) = $t->nginx_test_conf(conf(
+    "mi_param workspace_name '^[A-Za-z0-9_-]{1,100}\$'; mi_max_scene_ids 5;",
+    "mi_validate off; mi_param scene_summary_id '^[0-9]+\$';"));
+is($rc, 0, 'validation directives at server and location level')
+    or diag($out);
+
 $t->check_no_secret_leaked($good, $loose, $large);
 
 done_testing;

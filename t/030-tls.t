@@ -66,6 +66,7 @@ my $ngx = $t->start_nginx(<<"EOF");
         mi_sign on;
         mi_access_key AK_TLS;
         mi_secret_key_file $file;
+        mi_validate off;
 
         proxy_http_version 1.1;
         proxy_set_header Connection "";

@@ -25,6 +25,7 @@ my $server = <<"EOF";
         mi_sign on;
         mi_access_key %%AK%%;
         mi_secret_key_file $file;
+        mi_validate off;
         location / {
             proxy_pass http://127.0.0.1:$mock->{port};
         }

@@ -323,6 +323,66 @@ sub check_no_secret_leaked {
 }
 
 
+# --- validation checks ---------------------------------------------------
+
+# Sends one request (a raw string, or [method, target, %http_opts]) and
+# checks it was refused with a JSON error and never reached the mock.
+# want: status, code, message (a regex), allow (optional).
+sub rejected {
+    my ($self, $port, $mock, $name, $req, %want) = @_;
+    my $before = scalar $self->mock_requests($mock);
+    my $res = ref $req ? http($port, @$req) : http_raw($port, $req);
+
+    subtest "rejected: $name" => sub {
+        is($res->{status}, $want{status}, 'status');
+        like($res->{h}{'content-type'} // '', qr{^application/json$},
+             'Content-Type: application/json');
+        if ($want{head}) {
+            is($res->{body}, '', 'HEAD: no body');
+        } else {
+            my $j = json_body($res);
+            ok($j && ref $j eq 'HASH', 'a JSON object') or diag($res->{body});
+            is_deeply([sort keys %{ $j // {} }], ['code', 'message'],
+                      'members: code, message');
+            is($j->{code}, $want{code}, "code $want{code}");
+            like($j->{message} // '', $want{message}, 'message')
+                if $want{message};
+        }
+        is($res->{h}{allow}, $want{allow}, "Allow: $want{allow}")
+            if exists $want{allow};
+        is(scalar $self->mock_requests($mock), $before,
+           'nothing reached the upstream');
+    };
+
+    return $res;
+}
+
+
+# Sends one request and checks the mock got it, signed, byte for byte.
+sub accepted {
+    my ($self, $port, $mock, $name, $req, %want) = @_;
+    my $before = scalar $self->mock_requests($mock);
+    my $res = ref $req ? http($port, @$req) : http_raw($port, $req);
+    my @got = $self->mock_requests($mock);
+    my @new = @got[$before .. $#got];
+
+    subtest "accepted: $name" => sub {
+        is($res->{status}, 200, 'status 200') or diag($res->{body});
+        is(scalar @new, 1, 'the upstream got one request') or return;
+        ok($new[0]{verified}, 'signature verified by the mock')
+            or diag($new[0]{error});
+        is($new[0]{target}, $want{target}, 'request-target')
+            if exists $want{target};
+        if (exists $want{body}) {
+            is(length $new[0]{body}, length $want{body}, 'body length');
+            ok($new[0]{body} eq $want{body}, 'body byte for byte');
+        }
+    };
+
+    return $new[0];
+}
+
+
 # --- a raw HTTP/1.x client ---------------------------------------------
 
 # Sends raw bytes, reads every response on the connection until it closes
@@ -345,7 +405,7 @@ sub http_raw {
     my $want = $opt{responses} // 1e9;
 
     while (@res < $want) {
-        my $r = parse_response($s, \$buf) or last;
+        my $r = parse_response($s, \$buf, $opt{head}) or last;
         push @res, $r;
         last if ($r->{h}{connection} // '') =~ /close/i;
     }
@@ -363,7 +423,7 @@ sub read_more {
 
 
 sub parse_response {
-    my ($s, $buf) = @_;
+    my ($s, $buf, $head) = @_;
 
     while ($$buf !~ /\r\n\r\n/) {
         read_more($s, $buf) or return;
@@ -381,7 +441,10 @@ sub parse_response {
 
     my $body = '';
 
-    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+    if ($head) {
+        # a response to HEAD has no body, whatever its headers say
+
+    } elsif (($h{'transfer-encoding'} // '') =~ /chunked/i) {
         while (1) {
             while ($$buf !~ /\r\n/) { read_more($s, $buf) or return }
             $$buf =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//;
@@ -427,7 +490,7 @@ sub http {
     $raw .= "\r\n";
     $raw .= $body if defined $body;
 
-    return http_raw($port, $raw);
+    return http_raw($port, $raw, head => $method eq 'HEAD');
 }
 
 

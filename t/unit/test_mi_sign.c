@@ -17,7 +17,8 @@
 #include "mi_sign.h"
 
 
-#define S(lit)  (mi_sign_str_t) { (const unsigned char *) (lit), sizeof(lit) - 1 }
+#define S(lit)                                                                \
+    (mi_sign_str_t) { (const unsigned char *) (lit), sizeof(lit) - 1 }
 
 
 static void
@@ -92,7 +93,8 @@ test_against_openssl_hmac(void **state)
     size_t          klen, mlen;
     char            sig[MI_SIGNATURE_LEN + 1];
     unsigned int    dlen;
-    unsigned char   secret[200], msg[256], digest[32], ref[MI_SIGNATURE_LEN + 1];
+    unsigned char   secret[200], msg[256], digest[32];
+    unsigned char   ref[MI_SIGNATURE_LEN + 1];
     mi_sign_key_t   key;
     mi_sign_str_t   method, path, args, ts, ak;
 

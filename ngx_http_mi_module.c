@@ -37,6 +37,15 @@ typedef enum {
 } ngx_http_mi_error_e;
 
 
+/* The request headers the module adds. */
+typedef enum {
+    NGX_HTTP_MI_TIMESTAMP_HEADER = 0,
+    NGX_HTTP_MI_ACCESS_KEY_HEADER,
+    NGX_HTTP_MI_SIGNATURE_HEADER,
+    NGX_HTTP_MI_CONTENT_TYPE_HEADER
+} ngx_http_mi_header_e;
+
+
 typedef struct {
     ngx_uint_t                  status;
     ngx_str_t                   code;
@@ -123,7 +132,8 @@ static ngx_int_t ngx_http_mi_strip_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mi_list_delete(ngx_list_t *list,
     ngx_list_part_t *part, ngx_uint_t i, ngx_pool_t *pool);
 static ngx_int_t ngx_http_mi_add_header(ngx_http_request_t *r,
-    ngx_str_t *name, u_char *value, size_t len, ngx_table_elt_t **hp);
+    ngx_http_mi_header_e header, u_char *value, size_t len,
+    ngx_table_elt_t **hp);
 
 static ngx_int_t ngx_http_mi_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -251,14 +261,19 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
 };
 
 
-static ngx_str_t  ngx_http_mi_timestamp_header =
-    ngx_string("x-ncp-apigw-timestamp");
-static ngx_str_t  ngx_http_mi_access_key_header =
-    ngx_string("x-ncp-iam-access-key");
-static ngx_str_t  ngx_http_mi_signature_header =
-    ngx_string("x-ncp-apigw-signature-v2");
-static ngx_str_t  ngx_http_mi_content_type_header =
-    ngx_string("content-type");
+/* Indexed by ngx_http_mi_header_e; hashed once, in ngx_http_mi_init. */
+static struct {
+    ngx_str_t                   name;
+    ngx_uint_t                  hash;
+} ngx_http_mi_headers[] = {
+    { ngx_string("x-ncp-apigw-timestamp"), 0 },
+    { ngx_string("x-ncp-iam-access-key"), 0 },
+    { ngx_string("x-ncp-apigw-signature-v2"), 0 },
+    { ngx_string("content-type"), 0 },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_str_t  ngx_http_mi_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_mi_generic_route = ngx_string("generic");
 
@@ -1079,14 +1094,14 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
                    "mi sign: \"%V %V%s%V\"", &r->method_name, &t->path,
                    t->has_args ? "?" : "", &t->args);
 
-    if (ngx_http_mi_add_header(r, &ngx_http_mi_timestamp_header,
+    if (ngx_http_mi_add_header(r, NGX_HTTP_MI_TIMESTAMP_HEADER,
                                ctx->timestamp.data, ctx->timestamp.len, NULL)
         != NGX_OK
-        || ngx_http_mi_add_header(r, &ngx_http_mi_access_key_header,
+        || ngx_http_mi_add_header(r, NGX_HTTP_MI_ACCESS_KEY_HEADER,
                                   mlcf->access_key.data,
                                   mlcf->access_key.len, NULL)
            != NGX_OK
-        || ngx_http_mi_add_header(r, &ngx_http_mi_signature_header,
+        || ngx_http_mi_add_header(r, NGX_HTTP_MI_SIGNATURE_HEADER,
                                   ctx->signature, MI_SIGNATURE_LEN, NULL)
            != NGX_OK)
     {
@@ -1096,7 +1111,7 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     /* the API wants a JSON content type on every call, GET included */
 
     if (r->headers_in.content_type == NULL) {
-        if (ngx_http_mi_add_header(r, &ngx_http_mi_content_type_header,
+        if (ngx_http_mi_add_header(r, NGX_HTTP_MI_CONTENT_TYPE_HEADER,
                                    ngx_http_mi_json_type.data,
                                    ngx_http_mi_json_type.len, &h)
             != NGX_OK)
@@ -1220,8 +1235,8 @@ ngx_http_mi_list_delete(ngx_list_t *list, ngx_list_part_t *part,
 
 
 static ngx_int_t
-ngx_http_mi_add_header(ngx_http_request_t *r, ngx_str_t *name, u_char *value,
-    size_t len, ngx_table_elt_t **hp)
+ngx_http_mi_add_header(ngx_http_request_t *r, ngx_http_mi_header_e header,
+    u_char *value, size_t len, ngx_table_elt_t **hp)
 {
     ngx_table_elt_t  *h;
 
@@ -1230,9 +1245,9 @@ ngx_http_mi_add_header(ngx_http_request_t *r, ngx_str_t *name, u_char *value,
         return NGX_ERROR;
     }
 
-    h->key = *name;
-    h->lowcase_key = name->data;
-    h->hash = ngx_hash_key(name->data, name->len);
+    h->key = ngx_http_mi_headers[header].name;
+    h->lowcase_key = h->key.data;
+    h->hash = ngx_http_mi_headers[header].hash;
     h->value.data = value;
     h->value.len = len;
 
@@ -1692,6 +1707,7 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_mi_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
@@ -1703,6 +1719,12 @@ ngx_http_mi_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_mi_handler;
+
+    for (i = 0; ngx_http_mi_headers[i].name.len; i++) {
+        ngx_http_mi_headers[i].hash =
+                              ngx_hash_key(ngx_http_mi_headers[i].name.data,
+                                           ngx_http_mi_headers[i].name.len);
+    }
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_mi_header_filter;

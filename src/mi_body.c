@@ -140,11 +140,55 @@ mi_body_init(mi_body_check_t *ck, mi_body_schema_t schema,
 mi_body_rc_t
 mi_body_feed(mi_body_check_t *ck, const unsigned char *p, size_t len)
 {
-    size_t  i;
+    size_t    i, start;
+    uint32_t  v, d;
 
     /* offset stays on the byte that failed, so it names the stop point */
 
     for (i = 0; i < len && ck->rc == MI_BODY_MORE; i++) {
+
+        /*
+         * Most of a large body is the digits of sceneIds entries: a run of
+         * them is taken here at once; the byte that ends the run, or would
+         * overflow, goes the general way.
+         */
+
+        while (ck->state == mi_st_int) {
+            start = i;
+            v = ck->value;
+
+            while (i < len && (d = (uint32_t) p[i] - '0') < 10
+                   && v <= (MI_BODY_SCENE_ID_MAX - d) / 10)
+            {
+                v = v * 10 + d;
+                i++;
+            }
+
+            ck->value = v;
+            ck->offset += i - start;
+
+            /*
+             * ",1".."9" ends this entry and starts the next one exactly as
+             * the general way would; anything else is left to it.
+             */
+
+            if (len - i < 2 || p[i] != ',' || p[i + 1] < '1' || p[i + 1] > '9'
+                || ck->scene_ids >= ck->max_scene_ids)
+            {
+                break;
+            }
+
+            ck->scene_ids++;
+            ck->value_start = ck->offset + 1;
+            ck->value = p[i + 1] - '0';
+            ck->offset += 2;
+            i += 2;
+        }
+
+        if (i == len) {
+            break;
+        }
+
         mi_body_byte(ck, p[i]);
 
         if (ck->rc == MI_BODY_MORE) {

@@ -61,11 +61,11 @@ typedef struct {
     uint32_t          cp;           /* \uXXXX code unit being read */
     uint32_t          high_surrogate;  /* \uD800-\uDBFF awaiting its pair */
     uint32_t          key_len;      /* decoded length, not truncated */
+    uint8_t           state;        /* read on every byte: not a bit-field */
+    uint8_t           str_state;    /* escape / \u / UTF-8 sub-state */
     unsigned          schema:2;
-    unsigned          state:6;
     unsigned          member:2;     /* whose value is being read */
     unsigned          lit:2;        /* letters of "null" matched */
-    unsigned          str_state:4;  /* escape / \u / UTF-8 sub-state */
     unsigned          str_left:2;   /* UTF-8 continuation bytes expected */
     unsigned          seq_len:2;    /* UTF-8 bytes read of this sequence */
     unsigned          hex_left:3;   /* \u hex digits expected */

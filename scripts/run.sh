@@ -59,6 +59,7 @@ fi
 
 cat > "$run/nginx.conf" <<CONF
 load_module $module;
+pcre_jit on;
 daemon off;
 worker_processes auto;
 pid $run/nginx.pid;

@@ -1,0 +1,127 @@
+
+/*
+ * ngx_http_mi_module: what the module's nginx files share.
+ *
+ *   ngx_http_mi_module.c     directives, configuration, the phase handler,
+ *                            header edits and variables
+ *   ngx_http_mi_validate.c   route, parameter and body checks
+ *   ngx_http_mi_error.c      JSON error responses, the error page filter
+ */
+
+#ifndef _NGX_HTTP_MI_MODULE_H_INCLUDED_
+#define _NGX_HTTP_MI_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "mi_body.h"
+#include "mi_route.h"
+#include "mi_sign.h"
+
+
+#define NGX_HTTP_MI_MESSAGE_MAX    512
+
+
+typedef enum {
+    NGX_HTTP_MI_ROUTE_NOT_FOUND = 0,
+    NGX_HTTP_MI_METHOD_NOT_ALLOWED,
+    NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+    NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+    NGX_HTTP_MI_INVALID_JSON,
+    NGX_HTTP_MI_INVALID_BODY,
+    NGX_HTTP_MI_BODY_TOO_LARGE
+} ngx_http_mi_error_e;
+
+
+/* The request headers the module adds. */
+typedef enum {
+    NGX_HTTP_MI_TIMESTAMP_HEADER = 0,
+    NGX_HTTP_MI_ACCESS_KEY_HEADER,
+    NGX_HTTP_MI_SIGNATURE_HEADER,
+    NGX_HTTP_MI_CONTENT_TYPE_HEADER
+} ngx_http_mi_header_e;
+
+
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_str_t                   code;
+} ngx_http_mi_error_t;
+
+
+typedef struct {
+    ngx_regex_t                *regex;
+    ngx_str_t                   source;
+} ngx_http_mi_pattern_t;
+
+
+typedef struct {
+    ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
+} ngx_http_mi_main_conf_t;
+
+
+typedef struct {
+    mi_sign_key_t               state;
+    ngx_str_t                   file;
+} ngx_http_mi_key_t;
+
+
+typedef struct {
+    ngx_flag_t                  sign;
+    ngx_str_t                   access_key;
+    ngx_http_mi_key_t          *key;
+
+    ngx_flag_t                  validate;
+    ngx_uint_t                  max_scene_ids;
+    ngx_http_mi_pattern_t      *params[MI_PARAM_COUNT];
+
+    /* where "mi_sign on" was set, for errors found at merge time */
+    u_char                     *sign_file;
+    ngx_uint_t                  sign_line;
+} ngx_http_mi_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   path;       /* request-target before '?' */
+    ngx_str_t                   args;       /* after '?' */
+    ngx_uint_t                  has_args;   /* a '?' is sent, maybe empty */
+} ngx_http_mi_target_t;
+
+
+typedef struct {
+    ngx_int_t                   status;     /* to return when re-entered */
+    const mi_route_t           *route;
+    ngx_str_t                   route_name;
+    ngx_str_t                   error_code;
+    ngx_http_mi_error_e         error;
+    ngx_str_t                   message;    /* why the request is refused */
+    ngx_buf_t                  *error_body; /* replaces nginx's error page */
+    ngx_http_mi_target_t        target;
+    ngx_str_t                   timestamp;
+    u_char                      timestamp_buf[NGX_INT64_LEN];
+    u_char                      signature[MI_SIGNATURE_LEN];
+} ngx_http_mi_ctx_t;
+
+
+/* ngx_http_mi_module.c */
+ngx_int_t ngx_http_mi_sign(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+
+/* ngx_http_mi_validate.c */
+ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+
+/* ngx_http_mi_error.c */
+ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
+    ngx_http_mi_error_e error, const char *fmt, ...);
+ngx_int_t ngx_http_mi_send_error(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_error_filter_init(ngx_conf_t *cf);
+
+
+extern ngx_module_t  ngx_http_mi_module;
+extern ngx_str_t     ngx_http_mi_json_type;
+
+
+#endif /* _NGX_HTTP_MI_MODULE_H_INCLUDED_ */

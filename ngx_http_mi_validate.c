@@ -1,0 +1,383 @@
+
+/*
+ * ngx_http_mi_module: the checks made before a request is signed: route
+ * and method (mi_route), path parameters (the mi_param patterns), content
+ * type, and the body of the request routes (mi_body), read wherever nginx
+ * keeps it.
+ */
+
+#include "ngx_http_mi_module.h"
+
+
+#define NGX_HTTP_MI_PARAM_MAX      1024    /* bytes of a parameter as sent */
+#define NGX_HTTP_MI_READ_CHUNK     8192    /* body bytes read from a file */
+
+
+static void ngx_http_mi_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_check_params(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, mi_route_match_t *m);
+static ngx_int_t ngx_http_mi_check_content_type(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+
+
+/*
+ * Checks route, parameters and, where the route takes one, the body.
+ * Returns NGX_OK to sign, NGX_DONE while the body is read, NGX_DECLINED
+ * when the request is refused (ctx->error says why), or an error status.
+ * The checks below it return NGX_OK, NGX_DECLINED or an error status too.
+ */
+
+ngx_int_t
+ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    ngx_http_mi_ctx_t *ctx)
+{
+    u_char                    *allow;
+    size_t                     len;
+    ngx_int_t                  rc;
+    mi_match_rc_t              match;
+    ngx_table_elt_t           *h;
+    mi_route_match_t           m;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    match = mi_route_match(r->method_name.data, r->method_name.len,
+                           ctx->target.path.data, ctx->target.path.len, &m);
+
+    if (match == MI_MATCH_NOT_FOUND) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_ROUTE_NOT_FOUND,
+                                  "no scene-summary route matches \"%V\"",
+                                  &ctx->target.path);
+    }
+
+    if (match == MI_MATCH_METHOD_NOT_ALLOWED) {
+        allow = ngx_pnalloc(r->pool, sizeof("GET, POST, DELETE") - 1);
+        if (allow == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        len = mi_route_allow(m.allow, (char *) allow,
+                             sizeof("GET, POST, DELETE") - 1);
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        h->value.data = allow;
+        h->value.len = len;
+
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_METHOD_NOT_ALLOWED,
+                                  "method %V is not allowed here; "
+                                  "allowed: %*s", &r->method_name,
+                                  len, allow);
+    }
+
+    ctx->route = m.route;
+    ctx->route_name.data = (u_char *) m.route->name;
+    ctx->route_name.len = ngx_strlen(m.route->name);
+
+    rc = ngx_http_mi_check_params(r, mlcf, &m);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        return NGX_OK;
+    }
+
+    if (m.route->body == MI_ROUTE_NO_BODY) {
+        if (r->headers_in.content_length_n > 0) {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY,
+                                      "%s takes no request body "
+                                      "(Content-Length: %O)",
+                                      m.route->name,
+                                      r->headers_in.content_length_n);
+        }
+
+    } else if (r->headers_in.content_length_n > 0) {
+        /* refuse before reading a body that cannot be right */
+
+        rc = ngx_http_mi_check_content_type(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    /* a chunked body may be empty: it has to be read to know */
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_mi_body_handler);
+
+    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        /* the rest of the body is still on the wire */
+        r->keepalive = 0;
+        r->lingering_close = 1;
+
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_BODY_TOO_LARGE,
+                                  "body larger than client_max_body_size "
+                                  "(%O bytes)", clcf->client_max_body_size);
+    }
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* ngx_http_read_client_request_body() took a reference */
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/* Called once the whole body is read: check it, sign, resume the phases. */
+
+static void
+ngx_http_mi_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_mi_ctx_t       *ctx;
+    ngx_http_mi_loc_conf_t  *mlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
+
+    rc = ngx_http_mi_check_body(r, mlcf, ctx);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r, ngx_http_mi_send_error(r, ctx));
+        return;
+    }
+
+    if (rc == NGX_OK && ngx_http_mi_sign(r, mlcf, ctx) != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_int_t
+ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    mi_route_match_t *m)
+{
+    int                     captures[3];
+    ssize_t                 n;
+    ngx_int_t               rc;
+    ngx_str_t               value;
+    ngx_uint_t              i;
+    ngx_http_mi_pattern_t  *p;
+    u_char                  buf[NGX_HTTP_MI_PARAM_MAX];
+
+    for (i = 0; i < MI_PARAM_COUNT; i++) {
+
+        if (m->param[i].data == NULL) {
+            continue;
+        }
+
+        if (m->param[i].len > NGX_HTTP_MI_PARAM_MAX) {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+                                      "%s: longer than %d bytes",
+                                      mi_param_name(i),
+                                      NGX_HTTP_MI_PARAM_MAX);
+        }
+
+        /* decoding never makes a value longer, so -1 means malformed */
+
+        n = mi_pct_decode(m->param[i].data, m->param[i].len, buf,
+                          sizeof(buf));
+        if (n < 0) {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+                                      "%s: \"%*s\" has a malformed "
+                                      "percent-escape", mi_param_name(i),
+                                      m->param[i].len, m->param[i].data);
+        }
+
+        value.data = buf;
+        value.len = n;
+
+        p = mlcf->params[i];
+
+        /* the pattern must match the whole value, anchored or not */
+
+        rc = ngx_regex_exec(p->regex, &value, captures, 3);
+
+        if (rc < NGX_REGEX_NO_MATCHED) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          ngx_regex_exec_n " failed: %i on \"%s\"",
+                          rc, mi_param_name(i));
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_REGEX_NO_MATCHED
+            || captures[0] != 0 || (size_t) captures[1] != value.len)
+        {
+            return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
+                                      "%s: \"%*s\" does not match %V",
+                                      mi_param_name(i), m->param[i].len,
+                                      m->param[i].data, &p->source);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "application/json", any case, with or without parameters. */
+
+static ngx_int_t
+ngx_http_mi_check_content_type(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.content_type;
+
+    if (h == NULL) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+                                  "a request body needs Content-Type: "
+                                  "application/json; none was sent");
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    if ((size_t) (last - p) >= ngx_http_mi_json_type.len
+        && ngx_strncasecmp(p, ngx_http_mi_json_type.data,
+                           ngx_http_mi_json_type.len)
+           == 0)
+    {
+        p += ngx_http_mi_json_type.len;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p == last || *p == ';') {
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_mi_reject(r, NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+                              "Content-Type \"%V\" is not application/json",
+                              &h->value);
+}
+
+
+/*
+ * Runs the body, wherever nginx keeps it (memory buffers, a temporary
+ * file), through the constant-memory checker of the route's schema.
+ */
+
+static ngx_int_t
+ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    ngx_http_mi_ctx_t *ctx)
+{
+    off_t              size, pos;
+    size_t             n;
+    ssize_t            read;
+    ngx_buf_t         *b;
+    ngx_int_t          rc;
+    ngx_chain_t       *cl;
+    mi_body_rc_t       verdict;
+    mi_body_check_t    ck;
+    u_char             chunk[NGX_HTTP_MI_READ_CHUNK];
+
+    size = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (size == 0) {
+        return NGX_OK;
+    }
+
+    if (ctx->route->body == MI_ROUTE_NO_BODY) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY,
+                                  "%s takes no request body (got %O bytes)",
+                                  ctx->route->name, size);
+    }
+
+    /*
+     * A chunked body's type is checked once it is known to be non-empty
+     * (nginx has set content_length_n to its decoded size by now).
+     */
+
+    if (r->headers_in.chunked) {
+        rc = ngx_http_mi_check_content_type(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    mi_body_init(&ck, ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY
+                      ? MI_BODY_ASSET_REQUEST : MI_BODY_INDEX_REQUEST,
+                 (uint32_t) mlcf->max_scene_ids);
+
+    verdict = MI_BODY_MORE;
+
+    for (cl = r->request_body->bufs;
+         cl && verdict == MI_BODY_MORE;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            verdict = mi_body_feed(&ck, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        for (pos = b->file_pos;
+             pos < b->file_last && verdict == MI_BODY_MORE;
+             pos += read)
+        {
+            n = (size_t) ngx_min(b->file_last - pos,
+                                 (off_t) sizeof(chunk));
+
+            read = ngx_read_file(b->file, chunk, n, pos);
+
+            if (read != (ssize_t) n) {
+                ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                              "mi: reading the request body from \"%V\" "
+                              "failed", &b->file->name);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            verdict = mi_body_feed(&ck, chunk, n);
+        }
+    }
+
+    if (verdict == MI_BODY_MORE) {
+        verdict = mi_body_finish(&ck);
+    }
+
+    switch (verdict) {
+
+    case MI_BODY_OK:
+        return NGX_OK;
+
+    case MI_BODY_INVALID_JSON:
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_JSON, "%s",
+                                  mi_body_message(&ck));
+
+    default: /* MI_BODY_INVALID_BODY */
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY, "%s",
+                                  mi_body_message(&ck));
+    }
+}

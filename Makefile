@@ -9,6 +9,9 @@ BUILD        := build
 MODULE       := $(BUILD)/ngx_http_mi_module.so
 NGX_BUILD    := $(BUILD)/nginx
 NGX_CC_OPT   := -g -O2 -fPIC -Wall -Wextra -Werror
+ASAN_BUILD   := $(BUILD)/asan
+ASAN_CC_OPT  := -g -O1 -fPIC -fno-omit-frame-pointer -Wall -Wextra -Werror \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 PURE_SRCS    := $(wildcard src/*.c)
 PURE_HDRS    := $(wildcard src/*.h)
@@ -26,7 +29,8 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
 
-.PHONY: all deps module run test unit e2e fuzz fuzz-smoke bench clean
+.PHONY: all deps module asan-module run test unit e2e asan fuzz fuzz-smoke \
+        bench clean
 
 all: module
 
@@ -34,7 +38,8 @@ deps:
 	@bash scripts/deps.sh
 
 module: deps
-	@[ -f $(NGX_BUILD)/objs/Makefile ] || $(MAKE) --no-print-directory configure
+	@[ -f $(NGX_BUILD)/objs/Makefile ] \
+	    || bash scripts/configure-nginx.sh $(NGX_BUILD) '$(NGX_CC_OPT)'
 	@$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/module.log 2>&1 \
 	    || { cat $(BUILD)/module.log; exit 1; }
@@ -42,19 +47,20 @@ module: deps
 	@cmp -s $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE) \
 	    || cp $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE)
 
-# nginx-dev ships configure and headers, not a top-level Makefile: configure
-# a private copy once with Debian's own flags, so the .so loads into
-# Debian's nginx (--with-compat).
+# nginx-dev ships configure and headers, not a top-level Makefile: a private
+# copy is configured once with Debian's own flags (see the script).
 .PHONY: configure
 configure:
-	rm -rf $(NGX_BUILD)
-	mkdir -p $(BUILD)
-	cp -a $(NGINX_SRC) $(NGX_BUILD)
-	cd $(NGX_BUILD) && . ./conf_flags \
-	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	        --with-cc-opt='$(NGX_CC_OPT)' \
-	        --add-dynamic-module=$(CURDIR) > ../configure.log 2>&1 \
-	    || { cat ../configure.log; exit 1; }
+	bash scripts/configure-nginx.sh $(NGX_BUILD) '$(NGX_CC_OPT)'
+
+# The module built with ASan and UBSan, for "make asan".
+asan-module: deps
+	@[ -f $(ASAN_BUILD)/objs/Makefile ] \
+	    || bash scripts/configure-nginx.sh $(ASAN_BUILD) \
+	        '$(ASAN_CC_OPT)' '-fsanitize=address,undefined'
+	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -f objs/Makefile modules \
+	    > $(BUILD)/asan-module.log 2>&1 \
+	    || { cat $(BUILD)/asan-module.log; exit 1; }
 
 $(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
 	@mkdir -p $(dir $@)
@@ -91,7 +97,21 @@ fuzz-smoke: $(FUZZ_BINS)
 e2e: module
 	prove -r t/
 
-test: unit module fuzz-smoke
+# The end-to-end suite again, with the module under ASan and UBSan inside
+# Debian's nginx (the sanitizer runtimes preloaded into nginx only).  A
+# report lands in the worker's stderr, which nginx sends to its error log;
+# every test checks its logs for reports, and a worker that stops on one
+# fails the requests it served.  Leak checking is off: nginx leaves its
+# pools to the exit of each process, and the module allocates only from
+# pools.
+asan: asan-module
+	MI_MODULE=$(CURDIR)/$(ASAN_BUILD)/objs/ngx_http_mi_module.so \
+	MI_NGINX_PRELOAD="$$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    prove -r t/
+
+test: unit module fuzz-smoke asan
 	prove -r t/
 
 run: module

@@ -7,6 +7,7 @@ pkgs=(
     nginx nginx-dev            # the nginx we load into, its headers, configure
     libssl-dev libpcre2-dev zlib1g-dev
     gcc make clang libclang-rt-14-dev   # module, unit tests, libFuzzer
+    libasan8 libubsan1                  # make asan: the module under ASan
     libcmocka-dev pkg-config            # C unit tests
     perl openssl curl                   # end-to-end tests, TLS test CA, demo
     wrk                                 # make bench

@@ -20,7 +20,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
-our $MODULE = "$ROOT/build/ngx_http_mi_module.so";
+our $MODULE = $ENV{MI_MODULE} // "$ROOT/build/ngx_http_mi_module.so";
 our $NGINX = $ENV{MI_NGINX} // '/usr/sbin/nginx';
 our $MOCK = "$ROOT/t/mock/mi-mock.pl";
 
@@ -29,6 +29,9 @@ my @instances;
 END {
     $_->stop_all for grep { defined } @instances;
 }
+
+# A test killed by a signal still stops what it started (END runs on exit).
+$SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
 
 
 sub new {
@@ -104,9 +107,17 @@ sub spawn {
     my $pid = fork // die "fork: $!";
 
     if ($pid == 0) {
+        # a process group of its own: stopping it by PID takes its children
+        POSIX::setpgid(0, 0);
+
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $out;
         open STDERR, '>&', \*STDOUT;
+
+        # a sanitizer runtime for an instrumented module, given to nginx only
+        $ENV{LD_PRELOAD} = $ENV{MI_NGINX_PRELOAD}
+            if $cmd[0] eq $NGINX && $ENV{MI_NGINX_PRELOAD};
+
         exec @cmd or POSIX::_exit(127);
     }
 
@@ -192,6 +203,7 @@ sub nginx_test_conf {
     my $name = 'conftest' . ++$self->{seq};
     my $conf = $self->write_file("$name.conf",
                                  $self->nginx_conf($name, $http), 0644);
+    local $ENV{LD_PRELOAD} = $ENV{MI_NGINX_PRELOAD} // '';
     my $out = `$NGINX -t -p $self->{dir}/ -c $conf -e $self->{dir}/$name/error.log 2>&1`;
 
     $self->{logs_to_check}{"$name.out"} = $out;
@@ -275,7 +287,7 @@ sub stop_all {
     my ($self) = @_;
 
     for my $pid (reverse @{ $self->{pids} }) {
-        kill 'TERM', $pid;
+        kill 'TERM', -$pid;
     }
 
     for my $pid (reverse @{ $self->{pids} }) {
@@ -285,12 +297,42 @@ sub stop_all {
             sleep 0.02;
         }
         if (waitpid($pid, POSIX::WNOHANG()) == 0) {
-            kill 'KILL', $pid;
+            kill 'KILL', -$pid;
             waitpid($pid, 0);
         }
+
+        # workers or connection children left behind by a crash
+        kill 'KILL', -$pid;
     }
 
     $self->{pids} = [];
+}
+
+
+# The checks every test ends with, once its servers are stopped: no
+# secret leaked, and no sanitizer report (under "make asan") in any log.
+sub check_logs {
+    my ($self, @secret_files) = @_;
+    $self->check_no_secret_leaked(@secret_files);
+    $self->check_no_sanitizer_report;
+}
+
+
+# ASan and UBSan write to the worker's stderr, which nginx sends to its
+# error log.
+sub check_no_sanitizer_report {
+    my ($self) = @_;
+    my @reports;
+
+    for my $f (glob("$self->{dir}/* $self->{dir}/*/*")) {
+        next unless -f $f && $f =~ /\.(log|out)$/;
+        my $content = read_file($f);
+        push @reports, "$f:\n$1"
+            while $content =~ /^(.*(?:runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: \w+Sanitizer).*)$/mg;
+    }
+
+    ok(!@reports, 'no sanitizer report in any log')
+        or diag(join "\n", @reports[0 .. ($#reports < 9 ? $#reports : 9)]);
 }
 
 
@@ -415,8 +457,13 @@ sub http_raw {
 }
 
 
+# Reads what arrives within 30 s; a server that stops answering fails the
+# test instead of hanging it.
 sub read_more {
     my ($s, $buf) = @_;
+    my $rin = '';
+    vec($rin, fileno($s), 1) = 1;
+    select(my $rout = $rin, undef, undef, 30) or die "no response in 30 s";
     my $n = sysread($s, $$buf, 65536, length $$buf);
     return $n;
 }

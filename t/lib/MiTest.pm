@@ -30,8 +30,10 @@ END {
     $_->stop_all for grep { defined } @instances;
 }
 
-# A test killed by a signal still stops what it started (END runs on exit).
+# A test killed by a signal still stops what it started (END runs on exit);
+# a write to a server that crashed fails the test rather than killing it.
 $SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
+$SIG{PIPE} = 'IGNORE';
 
 
 sub new {

@@ -10,7 +10,7 @@ pkgs=(
     libasan8 libubsan1                  # make asan: the module under ASan
     libcmocka-dev pkg-config            # C unit tests
     perl openssl curl                   # end-to-end tests, TLS test CA, demo
-    wrk                                 # make bench
+    wrk valgrind                        # make bench
 )
 
 missing=()
@@ -31,10 +31,17 @@ fi
 
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+
+# Debian would start the packaged nginx on port 80 at install; nothing here
+# uses it, so services are not started while these packages go in.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    own_policy=1
+fi
+trap '[ -n "$own_policy" ] && rm -f "$policy"' EXIT
+
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-
-# Debian starts the packaged nginx on port 80; we never use it.
-if command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now nginx >/dev/null 2>&1 || true
-fi

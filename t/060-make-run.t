@@ -1,0 +1,64 @@
+#!/usr/bin/perl
+# The README's main job: scripts/run.sh (make run) without credentials
+# starts nginx and the bundled mock gateway, and the README's curl gets a
+# signed round trip; a bad request gets the module's JSON error.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use MiTest;
+
+plan skip_all => 'make run loads build/ngx_http_mi_module.so: run make'
+    unless -f "$MiTest::ROOT/build/ngx_http_mi_module.so";
+
+my $t = MiTest->new;
+my $port = MiTest::free_port();
+my $mock_port = MiTest::free_port();
+my $run = "$t->{dir}/run";
+
+{
+    local $ENV{MI_PORT} = $port;
+    local $ENV{MI_MOCK_PORT} = $mock_port;
+    local $ENV{MI_RUN_DIR} = $run;
+    local $ENV{NCP_ACCESS_KEY};
+    local $ENV{NCP_SECRET_KEY};
+    $t->spawn("$t->{dir}/run.out", 'bash', "$MiTest::ROOT/scripts/run.sh");
+}
+
+MiTest::wait_port($port, 'make run');
+MiTest::wait_port($mock_port, 'the mock');
+
+my $P = '/api/v1/workspaces/my-workspace/projects/1234/assets/5678';
+
+# the README's curl
+my $res = MiTest::http($port, 'POST', "$P/scene-summary",
+                       headers => [['Content-Type', 'application/json']],
+                       body => '{"sceneIds":[1,2]}');
+is($res->{status}, 200, 'README curl: 200');
+my $j = MiTest::json_body($res);
+is($j->{code}, '0', 'README curl: the mock accepted the signature');
+is($j->{result}{target}, "$P/scene-summary", 'README curl: target');
+
+$res = MiTest::http($port, 'GET', '/api/v1/workspaces/My/projects/1/assets/2/scene-summary');
+is($res->{status}, 400, 'a bad workspace: 400');
+is(MiTest::json_body($res)->{code}, 'INVALID_PATH_PARAMETER',
+   'a bad workspace: the JSON error');
+
+like(MiTest::read_file("$t->{dir}/run.out"),
+     qr{curl -s -X POST http://127\.0\.0\.1:$port\Q$P\E/scene-summary},
+     'it prints the curl to try');
+is((stat $run)[2] & 0777, 0711, 'its folder: 0711');
+is((stat "$run/secret")[2] & 0777, 0600, 'the demo secret: 0600');
+
+my $secret = MiTest::read_file("$run/secret");
+chomp $secret;
+push @{ $t->{secrets} }, $secret;
+
+$t->stop_all;
+$t->check_logs("$run/secret", "$run/mock.keys");
+
+done_testing;

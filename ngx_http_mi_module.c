@@ -41,6 +41,8 @@ static void ngx_http_mi_wipe_key(void *data);
 
 static char *ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mi_check_access_key(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_mi_check_max_scene_ids(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_mi_compile(ngx_conf_t *cf,
@@ -53,6 +55,11 @@ static void *ngx_http_mi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_mi_init(ngx_conf_t *cf);
+
+
+static ngx_conf_post_t  ngx_http_mi_access_key_post = {
+    ngx_http_mi_check_access_key
+};
 
 
 static ngx_conf_post_t  ngx_http_mi_max_scene_ids_post = {
@@ -74,7 +81,7 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mi_loc_conf_t, access_key),
-      NULL },
+      &ngx_http_mi_access_key_post },
 
     { ngx_string("mi_secret_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -794,6 +801,35 @@ ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mlcf->params[i] = p;
+
+    return NGX_CONF_OK;
+}
+
+
+/* The key is sent as a header value, as it is: visible ASCII only. */
+
+static char *
+ngx_http_mi_check_access_key(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *key = data;
+
+    u_char  *p;
+
+    if (key->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_access_key\" is empty");
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = key->data; p < key->data + key->len; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mi_access_key\" has a character that "
+                               "cannot be sent in a header, at position %uz",
+                               (size_t) (p - key->data));
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }

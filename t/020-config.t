@@ -125,6 +125,18 @@ is($rc, 0, 'mi_sign off: nothing required') or diag($out);
 EOF
 is($rc, 0, 'http-level keys and mi_sign inherited') or diag($out);
 
+fails_with('empty access key',
+    conf('', "mi_sign on; mi_access_key ''; mi_secret_key_file $good;"),
+    qr{"mi_access_key" is empty in \S+:\d+});
+
+fails_with('access key with a space',
+    conf('', "mi_sign on; mi_access_key 'AK EY'; mi_secret_key_file $good;"),
+    qr{"mi_access_key" has a character that cannot be sent in a header, at position 2});
+
+fails_with('access key with a newline',
+    conf('', "mi_sign on; mi_access_key \"AK\nX-Evil: 1\"; mi_secret_key_file $good;"),
+    qr{"mi_access_key" has a character that cannot be sent in a header, at position 2});
+
 # --- validation directives
 fails_with('mi_param: unknown parameter',
     conf('', "mi_param workspace '^x\$';"),

@@ -1,0 +1,95 @@
+#!/usr/bin/perl
+# HTTP/2 clients (curl, h2c with prior knowledge): the request-target nginx
+# has from :path is signed as sent, bodies pass byte for byte, and refusals
+# are the same JSON.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use MiTest;
+
+plan skip_all => 'no curl' if system('curl --version >/dev/null 2>&1');
+plan skip_all => "$MiTest::NGINX has no HTTP/2"
+    unless `$MiTest::NGINX -V 2>&1` =~ /http_v2_module/;
+
+my $t = MiTest->new;
+my $secret = $t->new_secret;
+my $file = $t->write_file('h2.secret', "$secret\n");
+my $mock = $t->start_mock(AK => $secret);
+
+my $ngx = $t->start_nginx(<<"EOF");
+    server {
+        listen 127.0.0.1:%%PORT%% http2;
+        mi_sign on;
+        mi_access_key AK;
+        mi_secret_key_file $file;
+        location / {
+            proxy_pass http://127.0.0.1:$mock->{port};
+        }
+    }
+EOF
+
+my $base = "http://127.0.0.1:$ngx->{port}";
+my $P = '/api/v1/workspaces/my-ws/projects/1234/assets/5678';
+
+# status and body from curl; the body goes through a file, byte for byte
+sub h2 {
+    my ($method, $target, %opt) = @_;
+    my @cmd = ('curl', '-s', '--http2-prior-knowledge', '-X', $method,
+               '-o', "$t->{dir}/h2.out", '-w', '%{http_code} %{http_version}');
+    push @cmd, '-H', $_ for @{ $opt{headers} // [] };
+    if (defined $opt{body}) {
+        $t->write_file('h2.in', $opt{body});
+        push @cmd, '--data-binary', "\@$t->{dir}/h2.in";
+    }
+    open my $fh, '-|', @cmd, "$base$target" or die "curl: $!";
+    my ($status, $version) = split ' ', scalar <$fh>;
+    close $fh;
+    return { status => $status, version => $version,
+             body => MiTest::read_file("$t->{dir}/h2.out") };
+}
+
+sub upstream_last { ($t->mock_requests($mock))[-1] }
+
+my $body = '{"sceneIds":[1,2,3]}';
+my $res = h2('POST', "$P/scene-summary?q=%20x", body => $body,
+             headers => ['Content-Type: application/json']);
+is($res->{version}, '2', 'HTTP/2 was spoken');
+is($res->{status}, 200, 'POST over HTTP/2: 200');
+my $r = upstream_last();
+ok($r->{verified}, 'POST over HTTP/2: signed');
+is($r->{target}, "$P/scene-summary?q=%20x", 'POST over HTTP/2: target as sent');
+is($r->{body}, $body, 'POST over HTTP/2: body byte for byte');
+
+$res = h2('POST', "$P/indexes/7/scene-summaries", body => $body,
+          headers => ['Content-Type: application/json',
+                      'Transfer-Encoding: chunked']);
+is($res->{status}, 200, 'streamed upload over HTTP/2: 200');
+is(upstream_last()->{body}, $body, 'streamed upload: body byte for byte');
+
+my $count = scalar $t->mock_requests($mock);
+
+$res = h2('GET', "$P/scene-summary/");
+is($res->{status}, 404, 'HTTP/2 unknown path: 404');
+is(MiTest::json_body($res)->{code}, 'ROUTE_NOT_FOUND', 'HTTP/2: JSON code');
+
+$res = h2('DELETE', "$P/scene-summary");
+is($res->{status}, 405, 'HTTP/2 wrong method: 405');
+
+$res = h2('POST', "$P/scene-summary", body => '{"sceneIds":[1,]}',
+          headers => ['Content-Type: application/json']);
+is($res->{status}, 400, 'HTTP/2 bad JSON: 400');
+like(MiTest::json_body($res)->{message}, qr/ at byte 15$/,
+     'HTTP/2 bad JSON: message');
+
+is(scalar $t->mock_requests($mock), $count,
+   'HTTP/2: nothing refused reached the upstream');
+
+$t->stop_all;
+$t->check_logs($file);
+
+done_testing;

@@ -114,6 +114,23 @@ cpu_ns() {
     awk '{print $1}' "/proc/$gw_worker/schedstat"
 }
 
+# The requests measured, each as: name url [wrk options]; each pass of the
+# benchmark calls its measuring function on every one.
+each_scenario() {
+    "$1" plain-get  "http://127.0.0.1:$plain$P/scene-summary/status"
+    "$1" sign-get   "http://127.0.0.1:$sign$P/scene-summary/status"
+    "$1" mi-get     "http://127.0.0.1:$mi$P/scene-summary/status"
+    "$1" plain-post "http://127.0.0.1:$plain$P/scene-summary" -s "$dir/post.lua"
+    "$1" mi-post    "http://127.0.0.1:$mi$P/scene-summary" -s "$dir/post.lua"
+}
+
+# What each module scenario is compared with.
+each_pair() {
+    "$1" sign-get plain-get
+    "$1" mi-get plain-get
+    "$1" mi-post plain-post
+}
+
 run() {
     local name=$1 url=$2; shift 2
     local out rps p99 n before after us errors
@@ -141,15 +158,9 @@ echo "wrk: 1 thread, $conns connections, ${secs}s each; nginx: 1 worker each"
 # a warm-up pass so that keepalive upstream connections exist
 wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$plain$P/scene-summary/status" >/dev/null
 
-run plain-get   "http://127.0.0.1:$plain$P/scene-summary/status"
-run sign-get    "http://127.0.0.1:$sign$P/scene-summary/status"
-run mi-get      "http://127.0.0.1:$mi$P/scene-summary/status"
-run plain-post  "http://127.0.0.1:$plain$P/scene-summary" -s "$dir/post.lua"
-run mi-post     "http://127.0.0.1:$mi$P/scene-summary" -s "$dir/post.lua"
+each_scenario run
 echo
-ratio sign-get plain-get
-ratio mi-get plain-get
-ratio mi-post plain-post
+each_pair ratio
 
 # --- instructions per request, counted by callgrind: the same for the same
 # binary and inputs whatever else the machine does.  The gateway runs as a
@@ -202,12 +213,6 @@ iratio() {
 
 echo
 echo "callgrind: the gateway alone, 1 connection, ${CG_SECONDS:-3}s each"
-count plain-get  "http://127.0.0.1:$plain$P/scene-summary/status"
-count sign-get   "http://127.0.0.1:$sign$P/scene-summary/status"
-count mi-get     "http://127.0.0.1:$mi$P/scene-summary/status"
-count plain-post "http://127.0.0.1:$plain$P/scene-summary" -s "$dir/post.lua"
-count mi-post    "http://127.0.0.1:$mi$P/scene-summary" -s "$dir/post.lua"
+each_scenario count
 echo
-iratio sign-get plain-get
-iratio mi-get plain-get
-iratio mi-post plain-post
+each_pair iratio

@@ -460,7 +460,11 @@ ngx_http_mi_strip_headers(ngx_http_request_t *r)
     }
 
     r->headers_in.authorization = NULL;
+#if (nginx_version >= 1023000)
+    r->headers_in.cookie = NULL;
+#else
     r->headers_in.cookies.nelts = 0;
+#endif
 
     return NGX_OK;
 }
@@ -535,6 +539,9 @@ ngx_http_mi_add_header(ngx_http_request_t *r, ngx_http_mi_header_e header,
     h->hash = ngx_http_mi_headers[header].hash;
     h->value.data = value;
     h->value.len = len;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     if (hp) {
         *hp = h;

@@ -38,7 +38,7 @@ deps:
 	@bash scripts/deps.sh
 
 module: deps
-	@[ -f $(NGX_BUILD)/objs/Makefile ] \
+	@[ $(NGX_BUILD)/objs/Makefile -nt config ] \
 	    || bash scripts/configure-nginx.sh $(NGX_BUILD) '$(NGX_CC_OPT)'
 	@$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/module.log 2>&1 \
@@ -55,7 +55,7 @@ configure:
 
 # The module built with ASan and UBSan, for "make asan".
 asan-module: deps
-	@[ -f $(ASAN_BUILD)/objs/Makefile ] \
+	@[ $(ASAN_BUILD)/objs/Makefile -nt config ] \
 	    || bash scripts/configure-nginx.sh $(ASAN_BUILD) \
 	        '$(ASAN_CC_OPT)' '-fsanitize=address,undefined'
 	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -f objs/Makefile modules \

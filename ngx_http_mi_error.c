@@ -103,7 +103,7 @@ ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    ctx->status = NGX_DONE;
+    ctx->verdict = NGX_DONE;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;

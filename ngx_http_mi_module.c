@@ -14,27 +14,31 @@
 
 #include "ngx_http_mi_module.h"
 
+#include <openssl/crypto.h>
+
 
 #define NGX_HTTP_MI_SECRET_MAX     4096
 
 
+static ngx_int_t ngx_http_mi_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mi_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mi_target(ngx_http_request_t *r,
     ngx_http_mi_target_t *t);
-static ngx_int_t ngx_http_mi_strip_headers(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mi_list_delete(ngx_list_t *list,
-    ngx_list_part_t *part, ngx_uint_t i, ngx_pool_t *pool);
-static ngx_int_t ngx_http_mi_add_header(ngx_http_request_t *r,
-    ngx_http_mi_header_e header, u_char *value, size_t len,
-    ngx_table_elt_t **hp);
+static ngx_int_t ngx_http_mi_sign(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 
 static ngx_int_t ngx_http_mi_ctx_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mi_version_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static mi_sign_key_t *ngx_http_mi_alloc_key_pages(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mi_not_regular(ngx_conf_t *cf,
+    ngx_http_mi_key_t *key);
 static ngx_int_t ngx_http_mi_read_secret(ngx_conf_t *cf,
     ngx_http_mi_key_t *key);
 static void ngx_http_mi_wipe_key(void *data);
@@ -55,6 +59,7 @@ static void *ngx_http_mi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_mi_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mi_init_module(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_t  ngx_http_mi_access_key_post = {
@@ -136,7 +141,7 @@ ngx_module_t  ngx_http_mi_module = {
     ngx_http_mi_commands,                  /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_mi_init_module,               /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -157,25 +162,16 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
     { ngx_string("mi_error_code"), NULL, ngx_http_mi_ctx_variable,
       offsetof(ngx_http_mi_ctx_t, error_code), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("mi_version"), NULL, ngx_http_mi_version_variable,
+      0, 0, 0 },
+
       ngx_http_null_variable
-};
-
-
-/* Indexed by ngx_http_mi_header_e; hashed once, in ngx_http_mi_init. */
-static struct {
-    ngx_str_t                   name;
-    ngx_uint_t                  hash;
-} ngx_http_mi_headers[] = {
-    { ngx_string("x-ncp-apigw-timestamp"), 0 },
-    { ngx_string("x-ncp-iam-access-key"), 0 },
-    { ngx_string("x-ncp-apigw-signature-v2"), 0 },
-    { ngx_string("content-type"), 0 },
-    { ngx_null_string, 0 }
 };
 
 
 ngx_str_t  ngx_http_mi_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_mi_generic_route = ngx_string("generic");
+static ngx_str_t  ngx_http_mi_version = ngx_string(NGX_HTTP_MI_VERSION);
 
 
 /* Indexed by mi_param_t: the patterns when no "mi_param" overrides them. */
@@ -188,14 +184,29 @@ static ngx_str_t  ngx_http_mi_default_params[] = {
 };
 
 
-/* Client headers that never reach the upstream, besides every "x-ncp-*". */
-static ngx_str_t  ngx_http_mi_stripped_headers[] = {
-    ngx_string("authorization"),
-    ngx_string("proxy-authorization"),
-    ngx_string("cookie"),
-    ngx_null_string
-};
+/*
+ * Every location an internal request enters (a redirect, error_page, a
+ * named location, post_action, a subrequest) starts with the client's own
+ * headers, whatever a signing location made of them before.
+ */
 
+static ngx_int_t
+ngx_http_mi_rewrite_handler(ngx_http_request_t *r)
+{
+    if (!r->internal) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_mi_headers_restore(r);
+}
+
+
+/*
+ * The precontent phase of a signing location: check, then sign.  When the
+ * body has to be read first, ngx_http_mi_body_handler records the verdict
+ * in the context and runs the phases again, which brings the request back
+ * here to act on it.
+ */
 
 static ngx_int_t
 ngx_http_mi_handler(ngx_http_request_t *r)
@@ -211,9 +222,10 @@ ngx_http_mi_handler(ngx_http_request_t *r)
     }
 
     /*
-     * A subrequest shares its parent's header list; editing it would
-     * change the parent's request, so subrequests are refused outright
-     * rather than forwarded unsigned with the client's credentials.
+     * A subrequest shares its parent's body and connection state, and a
+     * module that issues one (mirror, auth_request, SSI) does not expect
+     * it to be refused or to read a body: subrequests are refused rather
+     * than forwarded unsigned.
      */
 
     if (r != r->main) {
@@ -225,53 +237,61 @@ ngx_http_mi_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
 
-    if (ctx) {
-        /* the phases resumed after the body was read, or are re-run */
-        return ctx->status;
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_ctx_t));
     if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->status = NGX_DONE;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
-
-    if (ngx_http_mi_target(r, &ctx->target) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (!mlcf->validate) {
-        ctx->route_name = ngx_http_mi_generic_route;
-
-    } else {
-        rc = ngx_http_mi_validate(r, mlcf, ctx);
-
-        if (rc == NGX_DONE) {
-            /* the body is being read: ngx_http_mi_body_handler goes on */
-            return NGX_DONE;
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
         }
 
-        if (rc == NGX_DECLINED) {
-            ngx_http_finalize_request(r, ngx_http_mi_send_error(r, ctx));
-            return NGX_DONE;
+        ctx->verdict = NGX_DONE;  /* until the checks have one */
+
+        ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
+
+        if (ngx_http_mi_target(r, &ctx->target) != NGX_OK
+            || ngx_http_mi_headers_prepare(r, ctx) != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
-        if (rc != NGX_OK) {
-            ngx_http_finalize_request(r, rc);
-            return NGX_DONE;
+        if (mlcf->validate) {
+            rc = ngx_http_mi_validate(r, mlcf, ctx);
+
+            if (rc == NGX_DONE) {
+                /* the body is being read */
+                return NGX_DONE;
+            }
+
+            ctx->verdict = rc;
+
+        } else {
+            ctx->route_name = ngx_http_mi_generic_route;
+            ctx->verdict = NGX_OK;
         }
     }
 
-    if (ngx_http_mi_sign(r, mlcf, ctx) != NGX_OK) {
-        return NGX_ERROR;
+    switch (ctx->verdict) {
+
+    case NGX_OK:
+        if (!ctx->signed_request) {
+            if (ngx_http_mi_sign(r, mlcf, ctx) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ctx->signed_request = 1;
+        }
+
+        return NGX_DECLINED;
+
+    case NGX_DECLINED:
+        /* refused: ctx->error says why */
+        ctx->verdict = NGX_DONE;
+        ngx_http_finalize_request(r, ngx_http_mi_send_error(r, ctx));
+        return NGX_DONE;
+
+    default:
+        /* NGX_DONE once answered, NGX_ERROR or an error status */
+        return ctx->verdict;
     }
-
-    ctx->status = NGX_DECLINED;
-
-    return NGX_DECLINED;
 }
 
 
@@ -335,22 +355,18 @@ ngx_http_mi_target(ngx_http_request_t *r, ngx_http_mi_target_t *t)
 }
 
 
-/* Replaces the client's x-ncp-* and credential headers with ours. */
+/* Signs the request and puts the view with the signing headers in place. */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_http_mi_ctx_t *ctx)
 {
     ngx_time_t            *tp;
     mi_sign_str_t          method, path, args, ts, ak;
-    ngx_table_elt_t       *h;
+    ngx_table_elt_t       *content_type;
     ngx_http_mi_target_t  *t;
 
     t = &ctx->target;
-
-    if (ngx_http_mi_strip_headers(r) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     /* the epoch in milliseconds: ngx_current_msec is monotonic, not epoch */
 
@@ -372,180 +388,42 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ak.data = mlcf->access_key.data;
     ak.len = mlcf->access_key.len;
 
-    mi_sign_v2(&mlcf->key->state, method, path, t->has_args, args, ts, ak,
+    mi_sign_v2(mlcf->key->state, method, path, t->has_args, args, ts, ak,
                ctx->signature);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mi sign: \"%V %V%s%V\"", &r->method_name, &t->path,
                    t->has_args ? "?" : "", &t->args);
 
-    if (ngx_http_mi_add_header(r, NGX_HTTP_MI_TIMESTAMP_HEADER,
-                               ctx->timestamp.data, ctx->timestamp.len, NULL)
-        != NGX_OK
-        || ngx_http_mi_add_header(r, NGX_HTTP_MI_ACCESS_KEY_HEADER,
-                                  mlcf->access_key.data,
-                                  mlcf->access_key.len, NULL)
-           != NGX_OK
-        || ngx_http_mi_add_header(r, NGX_HTTP_MI_SIGNATURE_HEADER,
-                                  ctx->signature, MI_SIGNATURE_LEN, NULL)
-           != NGX_OK)
+    if (ngx_http_mi_headers_add(ctx, NGX_HTTP_MI_TIMESTAMP_HEADER,
+                                ctx->timestamp.data, ctx->timestamp.len)
+        == NULL
+        || ngx_http_mi_headers_add(ctx, NGX_HTTP_MI_ACCESS_KEY_HEADER,
+                                   mlcf->access_key.data,
+                                   mlcf->access_key.len)
+           == NULL
+        || ngx_http_mi_headers_add(ctx, NGX_HTTP_MI_SIGNATURE_HEADER,
+                                   ctx->signature, MI_SIGNATURE_LEN)
+           == NULL)
     {
         return NGX_ERROR;
     }
 
     /* the API wants a JSON content type on every call, GET included */
 
+    content_type = NULL;
+
     if (r->headers_in.content_type == NULL) {
-        if (ngx_http_mi_add_header(r, NGX_HTTP_MI_CONTENT_TYPE_HEADER,
-                                   ngx_http_mi_json_type.data,
-                                   ngx_http_mi_json_type.len, &h)
-            != NGX_OK)
-        {
+        content_type = ngx_http_mi_headers_add(ctx,
+                                               NGX_HTTP_MI_CONTENT_TYPE_HEADER,
+                                               ngx_http_mi_json_type.data,
+                                               ngx_http_mi_json_type.len);
+        if (content_type == NULL) {
             return NGX_ERROR;
         }
-
-        r->headers_in.content_type = h;
     }
 
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_mi_strip_headers(ngx_http_request_t *r)
-{
-    ngx_str_t        *name;
-    ngx_uint_t        i, strip;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-
-        i = 0;
-
-        while (i < part->nelts) {
-            h = part->elts;
-
-            strip = (h[i].key.len >= sizeof("x-ncp-") - 1
-                     && ngx_strncmp(h[i].lowcase_key, "x-ncp-",
-                                    sizeof("x-ncp-") - 1) == 0);
-
-            for (name = ngx_http_mi_stripped_headers;
-                 !strip && name->len;
-                 name++)
-            {
-                strip = (h[i].key.len == name->len
-                         && ngx_strncmp(h[i].lowcase_key, name->data,
-                                        name->len)
-                            == 0);
-            }
-
-            if (!strip) {
-                i++;
-                continue;
-            }
-
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "mi strip header: \"%V\"", &h[i].key);
-
-            /* the next element, if any, is now element i of part */
-
-            if (ngx_http_mi_list_delete(&r->headers_in.headers, part, i,
-                                        r->pool)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-        }
-    }
-
-    r->headers_in.authorization = NULL;
-#if (nginx_version >= 1023000)
-    r->headers_in.cookie = NULL;
-#else
-    r->headers_in.cookies.nelts = 0;
-#endif
-
-    return NGX_OK;
-}
-
-
-/*
- * Deletes element i of part without moving any other element, so that the
- * pointers r->headers_in keeps into the list (host, content_type, ...) stay
- * right: the first or last element is cut off, one in the middle splits
- * the part in two.  After the call the element that followed the deleted
- * one, if any, is element i of part or element 0 of part->next.
- */
-
-static ngx_int_t
-ngx_http_mi_list_delete(ngx_list_t *list, ngx_list_part_t *part,
-    ngx_uint_t i, ngx_pool_t *pool)
-{
-    ngx_list_part_t  *tail;
-
-    if (i == 0) {
-        part->elts = (u_char *) part->elts + list->size;
-        part->nelts--;
-
-        /* the last part has one slot less to grow into */
-
-        if (part == list->last) {
-            list->nalloc--;
-        }
-
-        return NGX_OK;
-    }
-
-    if (i == part->nelts - 1) {
-        part->nelts--;
-        return NGX_OK;
-    }
-
-    tail = ngx_palloc(pool, sizeof(ngx_list_part_t));
-    if (tail == NULL) {
-        return NGX_ERROR;
-    }
-
-    tail->elts = (u_char *) part->elts + (i + 1) * list->size;
-    tail->nelts = part->nelts - i - 1;
-    tail->next = part->next;
-
-    part->nelts = i;
-    part->next = tail;
-
-    if (part == list->last) {
-        list->last = tail;
-        list->nalloc -= i + 1;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_mi_add_header(ngx_http_request_t *r, ngx_http_mi_header_e header,
-    u_char *value, size_t len, ngx_table_elt_t **hp)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_in.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->key = ngx_http_mi_headers[header].name;
-    h->lowcase_key = h->key.data;
-    h->hash = ngx_http_mi_headers[header].hash;
-    h->value.data = value;
-    h->value.len = len;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    if (hp) {
-        *hp = h;
-    }
+    ngx_http_mi_headers_install(r, ctx, content_type);
 
     return NGX_OK;
 }
@@ -584,6 +462,20 @@ ngx_http_mi_ctx_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
+static ngx_int_t
+ngx_http_mi_version_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    v->len = ngx_http_mi_version.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ngx_http_mi_version.data;
+
+    return NGX_OK;
+}
+
+
 static char *
 ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -605,8 +497,8 @@ ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * The secret is read here, by the master, at start and at every reload;
- * only the HMAC key states derived from it are kept, in the cycle's pool,
- * and wiped when that cycle goes away.
+ * only the HMAC key states derived from it are kept, on pages of their own
+ * that core dumps leave out, and wiped when the cycle that read them goes.
  */
 
 static char *
@@ -643,6 +535,11 @@ ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_mi_wipe_key;
     cln->data = key;
 
+    key->state = ngx_http_mi_alloc_key_pages(cf);
+    if (key->state == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_mi_read_secret(cf, key) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -652,6 +549,49 @@ ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_OK;
 }
 
+
+/*
+ * Anonymous pages for one key's states: madvise(MADV_DONTDUMP) keeps them
+ * out of core dumps of the master and of every worker forked from it.
+ */
+
+static mi_sign_key_t *
+ngx_http_mi_alloc_key_pages(ngx_conf_t *cf)
+{
+    void  *p;
+
+    p = mmap(NULL, sizeof(mi_sign_key_t), PROT_READ|PROT_WRITE,
+             MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mi_secret_key_file\": mmap() failed");
+        return NULL;
+    }
+
+#if (NGX_LINUX && defined MADV_DONTDUMP)
+
+    if (madvise(p, sizeof(mi_sign_key_t), MADV_DONTDUMP) == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mi_secret_key_file\": "
+                           "madvise(MADV_DONTDUMP) failed");
+        (void) munmap(p, sizeof(mi_sign_key_t));
+        return NULL;
+    }
+
+#endif
+
+    return p;
+}
+
+
+/*
+ * Reads the secret and sets up the key states.  Only a regular file is
+ * read, and nothing here may block: a FIFO or a device named by mistake
+ * must fail "nginx -t" or a reload at once, not hang the master.  stat()
+ * gives the clear error; the file is then opened with O_NONBLOCK and
+ * checked again on the descriptor, in case it was replaced in between.
+ */
 
 static ngx_int_t
 ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
@@ -664,7 +604,19 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
     ngx_file_info_t   fi;
     u_char            buf[NGX_HTTP_MI_SECRET_MAX + 1];
 
-    fd = ngx_open_file(key->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (ngx_file_info(key->file.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mi_secret_key_file\": "
+                           ngx_file_info_n " \"%V\" failed", &key->file);
+        return NGX_ERROR;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        return ngx_http_mi_not_regular(cf, key);
+    }
+
+    fd = ngx_open_file(key->file.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
@@ -683,9 +635,7 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
     }
 
     if (!ngx_is_file(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mi_secret_key_file\": \"%V\" is not a "
-                           "regular file", &key->file);
+        (void) ngx_http_mi_not_regular(cf, key);
         goto done;
     }
 
@@ -741,7 +691,7 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
         goto done;
     }
 
-    mi_sign_key_init(&key->state, start, end - start);
+    mi_sign_key_init(key->state, start, end - start);
 
     rc = NGX_OK;
 
@@ -758,12 +708,31 @@ done:
 }
 
 
+static ngx_int_t
+ngx_http_mi_not_regular(ngx_conf_t *cf, ngx_http_mi_key_t *key)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"mi_secret_key_file\": \"%V\" is not a regular "
+                       "file", &key->file);
+
+    return NGX_ERROR;
+}
+
+
 static void
 ngx_http_mi_wipe_key(void *data)
 {
     ngx_http_mi_key_t  *key = data;
 
-    mi_sign_key_wipe(&key->state);
+    if (key->state == NULL) {
+        return;
+    }
+
+    mi_sign_key_wipe(key->state);
+
+    (void) munmap(key->state, sizeof(mi_sign_key_t));
+
+    key->state = NULL;
 }
 
 
@@ -1028,11 +997,34 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_mi_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                  i;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /*
+     * Handlers of a phase run in the reverse order of their registration,
+     * and this module registers after nginx's own: the rewrite handler
+     * restores the client's headers before any other module reads or adds
+     * to them, and the precontent handler signs before mirror copies the
+     * request into subrequests (whose rewrite phase restores them again).
+     */
+
+    /* a redirect enters at the server's rewrites, a named location at its */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_SERVER_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mi_rewrite_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mi_rewrite_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
     if (h == NULL) {
@@ -1041,11 +1033,21 @@ ngx_http_mi_init(ngx_conf_t *cf)
 
     *h = ngx_http_mi_handler;
 
-    for (i = 0; ngx_http_mi_headers[i].name.len; i++) {
-        ngx_http_mi_headers[i].hash =
-                              ngx_hash_key(ngx_http_mi_headers[i].name.data,
-                                           ngx_http_mi_headers[i].name.len);
-    }
+    ngx_http_mi_headers_init();
 
     return ngx_http_mi_error_filter_init(cf);
+}
+
+
+/* At start and at every reload: which module, for which nginx and OpenSSL. */
+
+static ngx_int_t
+ngx_http_mi_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "ngx_http_mi_module/" NGX_HTTP_MI_VERSION
+                  " (nginx/" NGINX_VERSION ", %s)",
+                  OpenSSL_version(OPENSSL_VERSION));
+
+    return NGX_OK;
 }

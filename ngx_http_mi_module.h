@@ -5,6 +5,7 @@
  *   ngx_http_mi_module.c     directives, configuration, the phase handler,
  *                            header edits and variables
  *   ngx_http_mi_validate.c   route, parameter and body checks
+ *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_error.c      JSON error responses, the error page filter
  */
 
@@ -20,6 +21,8 @@
 #include "mi_route.h"
 #include "mi_sign.h"
 
+
+#define NGX_HTTP_MI_VERSION        "0.2.0"
 
 #define NGX_HTTP_MI_MESSAGE_MAX    512
 
@@ -62,7 +65,7 @@ typedef struct {
 
 
 typedef struct {
-    mi_sign_key_t               state;
+    mi_sign_key_t              *state;      /* on pages of its own */
     ngx_str_t                   file;
 } ngx_http_mi_key_t;
 
@@ -89,8 +92,25 @@ typedef struct {
 } ngx_http_mi_target_t;
 
 
+/* The client's headers while a view of them is in place. */
 typedef struct {
-    ngx_int_t                   status;     /* to return when re-entered */
+    ngx_list_t                  headers;
+    ngx_http_request_t         *request;    /* r->main */
+    ngx_table_elt_t            *content_type;
+    ngx_table_elt_t            *authorization;
+#if (nginx_version >= 1023000)
+    ngx_table_elt_t            *cookie;
+#else
+    ngx_uint_t                  cookies;    /* r->headers_in.cookies.nelts */
+#endif
+#if (nginx_version >= 1029008)
+    ngx_table_elt_t            *proxy_authorization;
+#endif
+} ngx_http_mi_headers_t;
+
+
+typedef struct {
+    ngx_int_t                   verdict;    /* of the checks, acted upon */
     const mi_route_t           *route;
     ngx_str_t                   route_name;
     ngx_str_t                   error_code;
@@ -98,15 +118,26 @@ typedef struct {
     ngx_str_t                   message;    /* why the request is refused */
     ngx_buf_t                  *error_body; /* replaces nginx's error page */
     ngx_http_mi_target_t        target;
+    ngx_http_mi_headers_t      *headers;
+    ngx_list_t                  view;       /* what the upstream will see */
+    ngx_uint_t                  content_types;
+    ngx_str_t                  *content_type_alias;  /* "Content_Type" */
     ngx_str_t                   timestamp;
     u_char                      timestamp_buf[NGX_INT64_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
+    unsigned                    signed_request:1;
 } ngx_http_mi_ctx_t;
 
 
-/* ngx_http_mi_module.c */
-ngx_int_t ngx_http_mi_sign(ngx_http_request_t *r,
-    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+/* ngx_http_mi_headers.c */
+ngx_int_t ngx_http_mi_headers_prepare(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx);
+ngx_table_elt_t *ngx_http_mi_headers_add(ngx_http_mi_ctx_t *ctx,
+    ngx_http_mi_header_e header, u_char *value, size_t len);
+void ngx_http_mi_headers_install(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx, ngx_table_elt_t *content_type);
+ngx_int_t ngx_http_mi_headers_restore(ngx_http_request_t *r);
+void ngx_http_mi_headers_init(void);
 
 /* ngx_http_mi_validate.c */
 ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,

@@ -22,10 +22,11 @@ static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
 
 
 /*
- * Checks route, parameters and, where the route takes one, the body.
- * Returns NGX_OK to sign, NGX_DONE while the body is read, NGX_DECLINED
- * when the request is refused (ctx->error says why), or an error status.
- * The checks below it return NGX_OK, NGX_DECLINED or an error status too.
+ * Checks route, parameters, content type and, where the route takes one,
+ * the body.  Returns NGX_OK to sign, NGX_DONE while the body is read (the
+ * verdict then goes to ctx->verdict), NGX_DECLINED when the request is
+ * refused (ctx->error says why), or an error status.  The checks below it
+ * return NGX_OK, NGX_DECLINED or an error status too.
  */
 
 ngx_int_t
@@ -83,6 +84,23 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         return rc;
     }
 
+    /*
+     * nginx takes the first Content-Type for the request's, the proxy
+     * forwards them all, and the API may read another one.
+     */
+
+    if (ctx->content_types > 1) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+                                  "more than one Content-Type header "
+                                  "(%ui)", ctx->content_types);
+    }
+
+    if (ctx->content_type_alias) {
+        return ngx_http_mi_reject(r, NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
+                                  "header \"%V\" is not Content-Type: "
+                                  "send Content-Type", ctx->content_type_alias);
+    }
+
     if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
         return NGX_OK;
     }
@@ -133,35 +151,21 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 }
 
 
-/* Called once the whole body is read: check it, sign, resume the phases. */
+/*
+ * Called once the whole body is read: checks it and runs the phases again;
+ * the phase handler acts on the verdict.
+ */
 
 static void
 ngx_http_mi_body_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                rc;
     ngx_http_mi_ctx_t       *ctx;
     ngx_http_mi_loc_conf_t  *mlcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
 
-    rc = ngx_http_mi_check_body(r, mlcf, ctx);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r, ngx_http_mi_send_error(r, ctx));
-        return;
-    }
-
-    if (rc == NGX_OK && ngx_http_mi_sign(r, mlcf, ctx) != NGX_OK) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, rc);
-        return;
-    }
-
-    ctx->status = NGX_DECLINED;
+    ctx->verdict = ngx_http_mi_check_body(r, mlcf, ctx);
 
     r->preserve_body = 1;
 

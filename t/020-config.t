@@ -62,7 +62,7 @@ fails_with('keys only in a location, mi_sign on for the server',
 
 fails_with('missing file',
     conf('', "mi_sign on; mi_access_key AK; mi_secret_key_file $d/nope;"),
-    qr{"mi_secret_key_file": open\(\) "\Q$d\E/nope" failed \(2: No such file or directory\) in \S+:\d+});
+    qr{"mi_secret_key_file": stat\(\) "\Q$d\E/nope" failed \(2: No such file or directory\) in \S+:\d+});
 
 fails_with('a directory',
     conf('', "mi_sign on; mi_access_key AK; "

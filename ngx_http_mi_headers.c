@@ -1,0 +1,420 @@
+
+/*
+ * ngx_http_mi_module: the request headers the upstream sees.  The phase
+ * handlers call ngx_http_mi_headers_prepare() before the checks,
+ * ngx_http_mi_headers_add() and ngx_http_mi_headers_install() once the
+ * request is signed, and ngx_http_mi_headers_restore() at the start of
+ * every location an internal request enters.
+ *
+ * nginx's own list of the client's headers is never edited.  Deleting
+ * from an ngx_list_t in place has to keep every invariant that nginx's
+ * loops and ngx_list_push() rely on (no empty part before the last one,
+ * "nalloc" the size of every part, each part's elements within its own
+ * allocation, the pointers r->headers_in keeps into the list, and on
+ * nginx 1.23+ the "next" chains of repeated headers); an earlier version
+ * that tried broke several of them.  Instead the module builds a second
+ * list, the "view": copies of the client's headers minus the stripped
+ * ones, plus the signing headers, made with ngx_list_init() and
+ * ngx_list_push() only, so it is an ordinary list by construction.  The
+ * view replaces r->headers_in.headers just before the content phase, where
+ * the proxy (like every upstream module) serialises the list in its
+ * create_request; the client's list is kept aside untouched, so every
+ * pointer into it stays valid.
+ *
+ * The view must not outlive the signing location: an internal redirect,
+ * error_page, named location, post_action or subrequest into a location
+ * without "mi_sign" would forward a valid signature elsewhere.  Each of
+ * those paths runs the rewrite phase of the location it enters, where
+ * ngx_http_mi_headers_restore() gives the request the client's list back
+ * (a subrequest in its own copy of headers_in, leaving its parent's
+ * alone); a signing location then builds a view of its own.  An internal
+ * redirect clears the module's context, so the record of the client's
+ * list lives in a request cleanup, found again the way
+ * ngx_http_realip_module finds its own; the cleanup also restores the
+ * client's list before the request is logged.
+ */
+
+#include "ngx_http_mi_module.h"
+
+
+/* the signing headers and a Content-Type */
+#define NGX_HTTP_MI_ADDED_HEADERS  4
+
+
+static ngx_http_mi_headers_t *ngx_http_mi_headers_find(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_mi_headers_signed(ngx_list_t *list);
+static ngx_uint_t ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name,
+    ngx_uint_t prefix);
+static void ngx_http_mi_list_move(ngx_list_t *dst, ngx_list_t *src);
+static void ngx_http_mi_headers_cleanup(void *data);
+
+
+/*
+ * Indexed by ngx_http_mi_header_e; hashed once, in ngx_http_mi_init.  A
+ * view is told from a client's list by these names' addresses: no header
+ * nginx parsed has its key there.
+ */
+static struct {
+    ngx_str_t                   name;
+    ngx_uint_t                  hash;
+} ngx_http_mi_headers[] = {
+    { ngx_string("x-ncp-apigw-timestamp"), 0 },
+    { ngx_string("x-ncp-iam-access-key"), 0 },
+    { ngx_string("x-ncp-apigw-signature-v2"), 0 },
+    { ngx_string("content-type"), 0 },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * Client headers that never reach the upstream.  With
+ * "underscores_in_headers on" (or "ignore_invalid_headers off") nginx
+ * forwards "X_Ncp_Foo" and "Proxy_Authorization" as they are, and many
+ * servers read '_' as '-', so names are compared with '_' taken as '-'.
+ */
+static ngx_str_t  ngx_http_mi_ncp_prefix = ngx_string("x-ncp-");
+static ngx_str_t  ngx_http_mi_content_type = ngx_string("content-type");
+
+static ngx_str_t  ngx_http_mi_stripped[] = {
+    ngx_string("authorization"),
+    ngx_string("proxy-authorization"),
+    ngx_string("cookie"),
+    ngx_null_string
+};
+
+
+/*
+ * Builds ctx->view from the client's headers: every header but the
+ * stripped ones, in the client's order, with room for the ones the module
+ * adds.  Counts the Content-Type headers for the checks.
+ */
+
+ngx_int_t
+ngx_http_mi_headers_prepare(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
+{
+    ngx_str_t              *name;
+    ngx_uint_t              i, n, strip;
+    ngx_list_part_t        *part;
+    ngx_table_elt_t        *h, *copy;
+    ngx_http_cleanup_t     *cln;
+    ngx_http_mi_headers_t  *hs;
+
+    hs = ngx_http_mi_headers_find(r);
+
+    if (hs == NULL) {
+        hs = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_headers_t));
+        if (hs == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_http_cleanup_add(r, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_mi_headers_cleanup;
+        cln->data = hs;
+
+        hs->request = r;
+
+    } else {
+        /* the rewrite phase gave the client's list back; make sure */
+        (void) ngx_http_mi_headers_restore(r);
+    }
+
+    ctx->headers = hs;
+
+    n = NGX_HTTP_MI_ADDED_HEADERS;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    /* one part holds them all: no push below allocates */
+
+    if (ngx_list_init(&ctx->view, r->pool, n, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+
+            strip = ngx_http_mi_header_is(&h[i], &ngx_http_mi_ncp_prefix, 1);
+
+            for (name = ngx_http_mi_stripped; !strip && name->len; name++) {
+                strip = ngx_http_mi_header_is(&h[i], name, 0);
+            }
+
+            if (strip) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "mi strip header: \"%V\"", &h[i].key);
+                continue;
+            }
+
+            if (ngx_http_mi_header_is(&h[i], &ngx_http_mi_content_type, 0)) {
+                ctx->content_types++;
+
+                if (ngx_strlchr(h[i].lowcase_key,
+                                h[i].lowcase_key + h[i].key.len, '_'))
+                {
+                    ctx->content_type_alias = &h[i].key;
+                }
+            }
+
+            copy = ngx_list_push(&ctx->view);
+            if (copy == NULL) {
+                return NGX_ERROR;
+            }
+
+            /*
+             * On nginx 1.23+ the copy's "next" still points into the
+             * client's list, like r->headers_in's chains do; nginx follows
+             * those chains from r->headers_in only, never from the list.
+             */
+
+            *copy = h[i];
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* Adds one of the module's headers to the view. */
+
+ngx_table_elt_t *
+ngx_http_mi_headers_add(ngx_http_mi_ctx_t *ctx, ngx_http_mi_header_e header,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&ctx->view);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->key = ngx_http_mi_headers[header].name;
+    h->lowcase_key = h->key.data;
+    h->hash = ngx_http_mi_headers[header].hash;
+    h->value.data = value;
+    h->value.len = len;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
+}
+
+
+/*
+ * Puts the view in place of the client's headers, keeping the client's
+ * list and the r->headers_in pointers the view changes.  The pointers to
+ * stripped headers are cleared, so that nothing takes them for the
+ * request's (e.g. $http_cookie); content_type is the one the module added,
+ * if it did.
+ */
+
+void
+ngx_http_mi_headers_install(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx,
+    ngx_table_elt_t *content_type)
+{
+    ngx_http_mi_headers_t  *hs;
+
+    hs = ctx->headers;
+
+    ngx_http_mi_list_move(&hs->headers, &r->headers_in.headers);
+
+    hs->content_type = r->headers_in.content_type;
+    hs->authorization = r->headers_in.authorization;
+#if (nginx_version >= 1023000)
+    hs->cookie = r->headers_in.cookie;
+#else
+    hs->cookies = r->headers_in.cookies.nelts;
+#endif
+#if (nginx_version >= 1029008)
+    hs->proxy_authorization = r->headers_in.proxy_authorization;
+#endif
+
+    /* ctx->view is spent: r->headers_in has it now */
+
+    ngx_http_mi_list_move(&r->headers_in.headers, &ctx->view);
+
+    if (content_type) {
+        r->headers_in.content_type = content_type;
+    }
+
+    r->headers_in.authorization = NULL;
+#if (nginx_version >= 1023000)
+    r->headers_in.cookie = NULL;
+#else
+    r->headers_in.cookies.nelts = 0;
+#endif
+#if (nginx_version >= 1029008)
+    r->headers_in.proxy_authorization = NULL;
+#endif
+}
+
+
+/*
+ * Gives r the client's headers back if it holds a view: r is the request
+ * itself after a redirect out of a signing location, or a subrequest,
+ * whose headers_in is a copy of its parent's made while the parent held
+ * one.  Returns NGX_DECLINED, as a phase handler that lets others run.
+ */
+
+ngx_int_t
+ngx_http_mi_headers_restore(ngx_http_request_t *r)
+{
+    ngx_http_mi_headers_t  *hs;
+
+    hs = ngx_http_mi_headers_find(r);
+
+    if (hs == NULL || !ngx_http_mi_headers_signed(&r->headers_in.headers)) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mi headers: the client's headers are back");
+
+    ngx_http_mi_list_move(&r->headers_in.headers, &hs->headers);
+
+    r->headers_in.content_type = hs->content_type;
+    r->headers_in.authorization = hs->authorization;
+#if (nginx_version >= 1023000)
+    r->headers_in.cookie = hs->cookie;
+#else
+    r->headers_in.cookies.nelts = hs->cookies;
+#endif
+#if (nginx_version >= 1029008)
+    r->headers_in.proxy_authorization = hs->proxy_authorization;
+#endif
+
+    return NGX_DECLINED;
+}
+
+
+/* The record of the client's headers, if r->main was ever signed. */
+
+static ngx_http_mi_headers_t *
+ngx_http_mi_headers_find(ngx_http_request_t *r)
+{
+    ngx_http_cleanup_t  *cln;
+    ngx_http_mi_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_mi_module);
+
+    if (ctx && ctx->headers) {
+        return ctx->headers;
+    }
+
+    /* a redirect cleared the context: the cleanup still knows */
+
+    for (cln = r->main->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_mi_headers_cleanup) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* Whether list is a view: it holds the module's timestamp header. */
+
+static ngx_uint_t
+ngx_http_mi_headers_signed(ngx_list_t *list)
+{
+    u_char           *mark;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    mark = ngx_http_mi_headers[NGX_HTTP_MI_TIMESTAMP_HEADER].name.data;
+
+    for (part = &list->part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.data == mark) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Header names compare equal when they differ only in case (lowcase_key)
+ * or by '_' for '-'; with prefix set, name only has to start h's name.
+ */
+
+static ngx_uint_t
+ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name, ngx_uint_t prefix)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (h->key.len < name->len || (!prefix && h->key.len != name->len)) {
+        return 0;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = h->lowcase_key[i];
+
+        if (c != name->data[i] && !(c == '_' && name->data[i] == '-')) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * An ngx_list_t holds its first part inline and points "last" at it while
+ * it has one part: a copy of the struct must point at its own.
+ */
+
+static void
+ngx_http_mi_list_move(ngx_list_t *dst, ngx_list_t *src)
+{
+    *dst = *src;
+
+    if (src->last == &src->part) {
+        dst->last = &dst->part;
+    }
+}
+
+
+/*
+ * Request cleanups run before the request is logged (in
+ * ngx_http_free_request and ngx_http_terminate_request): the access log
+ * sees the client's headers, never the signing ones.
+ */
+
+static void
+ngx_http_mi_headers_cleanup(void *data)
+{
+    ngx_http_mi_headers_t  *hs = data;
+
+    (void) ngx_http_mi_headers_restore(hs->request);
+}
+
+
+void
+ngx_http_mi_headers_init(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; ngx_http_mi_headers[i].name.len; i++) {
+        ngx_http_mi_headers[i].hash =
+                              ngx_hash_key(ngx_http_mi_headers[i].name.data,
+                                           ngx_http_mi_headers[i].name.len);
+    }
+}

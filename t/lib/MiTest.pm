@@ -155,17 +155,46 @@ sub start_mock {
 sub mock_requests {
     my ($self, $mock) = @_;
     open my $fh, '<', $mock->{log} or die "$mock->{log}: $!";
-    my @r = map { decode_json($_) } <$fh>;
+    my @r = map { mock_record($_) } <$fh>;
     close $fh;
 
-    for my $r (@r) {
-        $r->{body} = decode_base64($r->{body});
-        my %h;
-        push @{ $h{lc $_->[0]} }, $_->[1] for @{ $r->{headers} };
-        $r->{h} = \%h;
+    return @r;
+}
+
+
+# The requests a mock received since the last mock_new() on it (each mock
+# keeps its own read position): for tests that send thousands of requests
+# and must not reread the whole log each time.
+sub mock_new {
+    my ($self, $mock) = @_;
+    my @r;
+
+    open my $fh, '<', $mock->{log} or die "$mock->{log}: $!";
+    seek $fh, $mock->{read_pos} // 0, 0;
+
+    while (defined(my $line = <$fh>)) {
+        last unless $line =~ /\n\z/;       # being written: read it next time
+        $mock->{read_pos} = tell $fh;
+        push @r, mock_record($line);
     }
 
+    close $fh;
     return @r;
+}
+
+
+# One line of a mock's log: the body decoded, and h, the values by
+# lower-cased name, besides headers, the list in the order received.
+sub mock_record {
+    my ($line) = @_;
+    my $r = decode_json($line);
+
+    $r->{body} = decode_base64($r->{body});
+    my %h;
+    push @{ $h{lc $_->[0]} }, $_->[1] for @{ $r->{headers} };
+    $r->{h} = \%h;
+
+    return $r;
 }
 
 
@@ -207,15 +236,109 @@ EOF
 # Writes the configuration and runs "nginx -t" on it: (exit code, output).
 sub nginx_test_conf {
     my ($self, $http) = @_;
-    my $name = 'conftest' . ++$self->{seq};
-    my $conf = $self->write_file("$name.conf",
-                                 $self->nginx_conf($name, $http), 0644);
+    my ($name, @cmd) = $self->conftest_cmd($http);
     local $ENV{LD_PRELOAD} = $ENV{MI_NGINX_PRELOAD} // '';
-    my $out = `$NGINX -t -p $self->{dir}/ -c $conf -e $self->{dir}/$name/error.log 2>&1`;
+    my $out = `@cmd 2>&1`;
 
     $self->{logs_to_check}{"$name.out"} = $out;
 
     return ($? >> 8, $out);
+}
+
+
+# "nginx -t" as above, stopped (SIGKILL) after $limit seconds so that one
+# which blocks fails the test instead of hanging it.  Returns the exit code
+# (undef if it had to be stopped), the output and the seconds it took.
+sub nginx_test_conf_timed {
+    my ($self, $http, $limit) = @_;
+    my ($name, @cmd) = $self->conftest_cmd($http);
+    my $outfile = "$self->{dir}/$name.out";
+    my $start = time;
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $outfile;
+        open STDERR, '>&', \*STDOUT;
+        $ENV{LD_PRELOAD} = $ENV{MI_NGINX_PRELOAD} // '';
+        exec @cmd or POSIX::_exit(127);
+    }
+
+    my $rc;
+    my $done = poll_until($limit, sub {
+        waitpid($pid, POSIX::WNOHANG()) == $pid or return 0;
+        $rc = $? >> 8;
+        return 1;
+    });
+    my $took = time - $start;
+
+    unless ($done) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+
+    my $out = read_file($outfile);
+    $self->{logs_to_check}{"$name.out"} = $out;
+
+    return ($rc, $out, $took);
+}
+
+
+# A configuration written for "nginx -t": its name and the command.
+sub conftest_cmd {
+    my ($self, $http) = @_;
+    my $name = 'conftest' . ++$self->{seq};
+    my $conf = $self->write_file("$name.conf",
+                                 $self->nginx_conf($name, $http), 0644);
+
+    return ($name, $NGINX, '-t', '-p', "$self->{dir}/", '-c', $conf,
+            '-e', "$self->{dir}/$name/error.log");
+}
+
+
+# Calls $cond every 20 ms until it returns true or $seconds have passed;
+# returns its last value.
+sub poll_until {
+    my ($seconds, $cond) = @_;
+    my $deadline = time + $seconds;
+
+    while (time < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.02;
+    }
+
+    return $cond->();
+}
+
+
+# The worker processes of a running nginx (children of its master).
+sub worker_pids {
+    my ($ngx) = @_;
+    return sort { $a <=> $b } children_of($ngx->{pid});
+}
+
+
+# The lines of an nginx's error log that say a worker died of a signal;
+# with since => 1, only those written since the last such call (for tests
+# that check after each of thousands of requests, as the log grows).
+sub worker_deaths {
+    my ($ngx, %opt) = @_;
+    my $log = $opt{since} ? error_log_new($ngx) : read_file($ngx->{error_log});
+    return grep { /exited on signal/ } split /\n/, $log;
+}
+
+
+# What an nginx wrote to its error log since the last call on it.
+sub error_log_new {
+    my ($ngx) = @_;
+    open my $fh, '<', $ngx->{error_log} or return '';
+    seek $fh, $ngx->{error_log_pos} // 0, 0;
+    local $/;
+    my $s = <$fh> // '';
+    $ngx->{error_log_pos} = tell $fh;
+    close $fh;
+    return $s;
 }
 
 
@@ -553,6 +676,52 @@ sub json_body {
     my $j = eval { decode_json($res->{body}) };
     return $j;
 }
+
+
+# --- a keepalive HTTP/1.1 connection -------------------------------------
+
+package MiTest::Conn;
+
+# One client connection kept open across requests, opened again after
+# the server closed it (or died): MiTest::Conn->new($port)->request($raw).
+
+sub new {
+    my ($class, $port) = @_;
+    return bless { port => $port, buf => '' }, $class;
+}
+
+
+# Sends one raw request and reads its response; undef if none came.
+sub request {
+    my ($self, $raw, %opt) = @_;
+
+    unless ($self->{s}) {
+        my $peer = "127.0.0.1:$self->{port}";
+        $self->{s} = IO::Socket::INET->new(PeerAddr => $peer, Timeout => 10)
+            or die "connect $peer: $@";
+        binmode $self->{s};
+        $self->{buf} = '';
+    }
+
+    my $res;
+    if (print { $self->{s} } $raw) {
+        $res = eval { MiTest::parse_response($self->{s}, \$self->{buf},
+                                             $opt{head}) };
+    }
+
+    $self->disconnect
+        if !$res || ($res->{h}{connection} // '') =~ /close/i;
+
+    return $res;
+}
+
+
+sub disconnect {
+    my ($self) = @_;
+    close $self->{s} if $self->{s};
+    delete $self->{s};
+}
+
 
 
 1;

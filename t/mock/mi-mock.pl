@@ -9,6 +9,8 @@
 # FILE holds "ACCESS_KEY SECRET" lines.  A request that passes gets
 # 200 {"code":"0","message":"success","result":{...}}; one that fails gets
 # the gateway's 401 {"error":{"errorCode":"200","message":...}}.
+# A signed request whose query has mock_status=NNN gets that status instead
+# of 200 (for tests of upstream errors).
 
 use strict;
 use warnings;
@@ -215,6 +217,12 @@ sub answer {
         return ('401 Unauthorized', $json->encode({
             error => { errorCode => '200', message => 'Authentication Failed',
                        details => $error } }));
+    }
+
+    # a test that needs an upstream error asks for it in the query
+    if ($req->{target} =~ /[?&]mock_status=([1-5][0-9][0-9])(?:&|$)/) {
+        return ("$1 Mock Status", $json->encode({
+            code => "mock-$1", message => 'asked for by the test' }));
     }
 
     my $result = {

@@ -44,6 +44,15 @@ sub layout_ok {
     ok(!@p, $name) or diag(join "\n", @p);
 }
 
+# One HTTP/1.1 request with exactly these header lines, on a connection of
+# its own.
+sub h1_layout_ok {
+    my ($name, $target, $sent) = @_;
+    my $res = MiTest::http_raw($port, h1_raw('GET', $target, $sent),
+                               responses => 1);
+    layout_ok($name, $res, $sent);
+}
+
 sub x_headers {
     my ($prefix, $n) = @_;
     return map { ["$prefix$_", "v$_"] } 1 .. $n;
@@ -65,10 +74,8 @@ for my $n (13 .. 18) {
     {
         my @h = (@$lead, x_headers('X-H', $n), @cred);
         my $lead_names = join ', ', map { $_->[0] } @$lead;
-        layout_ok("(1) $lead_names, $n X-*, Cookie, Authorization, X-Ncp-Foo",
-                  MiTest::http_raw($port, h1_raw('GET', "/one/$n", \@h),
-                                   responses => 1),
-                  \@h);
+        h1_layout_ok("(1) $lead_names, $n X-*, Cookie, Authorization, "
+                     . 'X-Ncp-Foo', "/one/$n", \@h);
     }
 }
 
@@ -76,9 +83,8 @@ for my $n (13 .. 18) {
 # Authorization: the upstream received "Authorization: Bearer ..."
 my @two = (['Host', 'localhost'], ['Connection', 'close'],
            x_headers('X-Filler-', 16), $cred[0], $cred[2], $cred[1]);
-layout_ok('(2) Host, Connection: close, 16 X-*, Cookie, X-Ncp-Foo, '
-          . 'Authorization',
-          MiTest::http_raw($port, h1_raw('GET', '/two', \@two)), \@two);
+h1_layout_ok('(2) Host, Connection: close, 16 X-*, Cookie, X-Ncp-Foo, '
+             . 'Authorization', '/two', \@two);
 
 # (3) 4 ordinary headers then 13 Cookie/X-Ncp-* headers: signal 11
 my @stripped = map { $_ % 2 ? ['Cookie', "c$_=1"] : ["X-Ncp-H$_", "n$_"] }
@@ -91,10 +97,7 @@ for my $lead ([['Host', 'localhost'], x_headers('X-O', 3)],
 {
     my @h = (@$lead, @stripped);
     my $names = join ', ', map { $_->[0] } @$lead;
-    layout_ok("(3) $names, then 13 Cookie/X-Ncp-*",
-              MiTest::http_raw($port, h1_raw('GET', '/three', \@h),
-                               responses => 1),
-              \@h);
+    h1_layout_ok("(3) $names, then 13 Cookie/X-Ncp-*", '/three', \@h);
 }
 
 # (4) HTTP/2 with 14 "-H x-fN: v" plus authorization and cookie: the worker
@@ -156,11 +159,17 @@ for my $o (0 .. 40) {
         my @p = problems($conn->request(h1_raw('GET', "/sweep/$o/$s", \@h)),
                          \@h);
         push @bad, "$s stripped: " . join('; ', @p) if @p;
+
+        # a broken build: the rest of the row would only add worker
+        # restarts, slow under ASan
+        if (@bad == 5 && $s < 40) {
+            push @bad, 'not tried: ' . ($s + 1) . ' to 40 stripped';
+            last;
+        }
     }
 
     ok(!@bad, "sweep: $o ordinary headers, then 1 to 40 stripped")
-        or diag(join "\n", @bad[0 .. ($#bad < 4 ? $#bad : 4)],
-                @bad > 5 ? ('... ' . (@bad - 5) . ' more') : ());
+        or diag(join "\n", @bad);
 }
 
 $conn->disconnect;

@@ -257,6 +257,22 @@ sub reconfigure_nginx {
 }
 
 
+# Calls f until it returns a true value, for at most 10 s; returns its
+# last value.  For what nginx does after the response has left (the log
+# phase: access logs, counters).
+sub eventually {
+    my ($f) = @_;
+    my $deadline = time + 10;
+    my $v;
+
+    until (($v = $f->()) || time > $deadline) {
+        sleep 0.05;
+    }
+
+    return $v;
+}
+
+
 sub read_file {
     my ($path) = @_;
     open my $fh, '<', $path or return '';

@@ -104,7 +104,7 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
         }
 
     } else {
-        /* the module answered with a 500 */
+        /* neither: the module answered with a 500, or the client left */
         return NGX_OK;
     }
 

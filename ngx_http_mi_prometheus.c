@@ -54,6 +54,8 @@ static u_char *ngx_http_mi_write_histogram(u_char *p, u_char *last,
     ngx_http_mi_metrics_t *m, ngx_http_mi_histogram_t *f);
 static u_char *ngx_http_mi_write_keys(u_char *p, u_char *last,
     ngx_http_mi_main_conf_t *mmcf);
+static u_char *ngx_http_mi_write_key(u_char *p, u_char *last,
+    ngx_str_t *name, ngx_http_mi_key_use_t *use);
 static u_char *ngx_http_mi_write_gauges(u_char *p, u_char *last,
     ngx_http_request_t *r);
 static u_char *ngx_http_mi_write_family(u_char *p, u_char *last,
@@ -369,11 +371,8 @@ ngx_http_mi_write_keys(u_char *p, u_char *last, ngx_http_mi_main_conf_t *mmcf)
                                  &ngx_http_mi_key_info_help, "gauge");
 
     for (i = 0; i < mmcf->keys.nelts; i++) {
-        p = ngx_slprintf(p, last, "%V{location_key=\"", &ngx_http_mi_key_info);
-        p = ngx_http_mi_write_quoted(p, last, &use[i].key->file);
-        p = ngx_slprintf(p, last, "\",access_key=\"");
-        p = ngx_http_mi_write_quoted(p, last, &use[i].access_key);
-        p = ngx_slprintf(p, last, "\",fingerprint=\"%*s\"} 1\n",
+        p = ngx_http_mi_write_key(p, last, &ngx_http_mi_key_info, &use[i]);
+        p = ngx_slprintf(p, last, ",fingerprint=\"%*s\"} 1\n",
                          (size_t) MI_FINGERPRINT_LEN, use[i].key->fingerprint);
     }
 
@@ -381,15 +380,26 @@ ngx_http_mi_write_keys(u_char *p, u_char *last, ngx_http_mi_main_conf_t *mmcf)
                                  &ngx_http_mi_key_loaded_help, "gauge");
 
     for (i = 0; i < mmcf->keys.nelts; i++) {
-        p = ngx_slprintf(p, last, "%V{location_key=\"",
-                         &ngx_http_mi_key_loaded);
-        p = ngx_http_mi_write_quoted(p, last, &use[i].key->file);
-        p = ngx_slprintf(p, last, "\",access_key=\"");
-        p = ngx_http_mi_write_quoted(p, last, &use[i].access_key);
-        p = ngx_slprintf(p, last, "\"} %T\n", use[i].key->loaded);
+        p = ngx_http_mi_write_key(p, last, &ngx_http_mi_key_loaded, &use[i]);
+        p = ngx_slprintf(p, last, "} %T\n", use[i].key->loaded);
     }
 
     return p;
+}
+
+
+/* name{location_key="...",access_key="..." : a key's series, unclosed. */
+
+static u_char *
+ngx_http_mi_write_key(u_char *p, u_char *last, ngx_str_t *name,
+    ngx_http_mi_key_use_t *use)
+{
+    p = ngx_slprintf(p, last, "%V{location_key=\"", name);
+    p = ngx_http_mi_write_quoted(p, last, &use->key->file);
+    p = ngx_slprintf(p, last, "\",access_key=\"");
+    p = ngx_http_mi_write_quoted(p, last, &use->access_key);
+
+    return ngx_slprintf(p, last, "\"");
 }
 
 

@@ -189,7 +189,32 @@ $j = MiTest::json_body($res);
 is_deeply([$j->{status}, $j->{keys}], ['degraded', []],
           'no signing location: degraded, no keys');
 
+# --- an access key and a file name that need escaping, in JSON and in
+# Prometheus's labels alike
+my $odd = $t->write_file('odd "key".secret', "$secret\n");
+my $quoted = $odd =~ s/"/\\"/gr;
+my $oddngx = $t->start_nginx(<<"EOF");
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        mi_sign on;
+        mi_access_key 'A"K\\\\x';
+        mi_secret_key_file "$quoted";
+        location / { proxy_pass http://$up; }
+        location = /health { mi_health; }
+        location = /metrics { mi_metrics; }
+    }
+EOF
+$j = MiTest::json_body(MiTest::http($oddngx->{port}, 'GET', '/health'));
+is_deeply([map { [$_->{location_key}, $_->{access_key}] } @{ $j->{keys} }],
+          [[$odd, 'A"K\\x']], 'JSON: the quote and the backslash escaped');
+my $p = eval { PromText::parse(
+    MiTest::http($oddngx->{port}, 'GET', '/metrics')->{body}) };
+ok($p, 'Prometheus: parses') or diag($@);
+is(PromText::value($p, 'nginx_mi_key_info', location_key => $odd,
+                   access_key => 'A"K\\x', fingerprint => fp($secret)), 1,
+   'Prometheus: the quote and the backslash escaped');
+
 $t->stop_all;
-$t->check_logs($good, $bad);
+$t->check_logs($good, $bad, $odd);
 
 done_testing;

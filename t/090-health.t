@@ -67,23 +67,23 @@ sub health {
     return ($res, MiTest::json_body($res));
 }
 
-# Polls until mi_health answers status; the log phase that counts an
-# answer runs as the response leaves, so a request may come first.
-sub health_becomes {
-    my ($status) = @_;
-    my $deadline = time + 10;
+# Polls mi_health until cond($res, $json) holds, or 10 s; the log phase
+# that counts an answer runs as the response leaves, so a request to
+# mi_health may come first.
+sub health_when {
+    my ($cond) = @_;
     my ($res, $j);
+    MiTest::eventually(sub { ($res, $j) = health(); $cond->($res, $j) });
+    return ($res, $j);
+}
 
-    while (1) {
-        ($res, $j) = health();
-        return ($res, $j) if $res->{status} == $status || time > $deadline;
-        sleep 0.05;
-    }
+sub metric {
+    my $p = PromText::parse(MiTest::http($port, 'GET', '/metrics')->{body});
+    return PromText::value($p, @_);
 }
 
 sub ready_gauge {
-    my $p = PromText::parse(MiTest::http($port, 'GET', '/metrics')->{body});
-    return PromText::value($p, 'nginx_mi_ready');
+    return metric('nginx_mi_ready');
 }
 
 sub send_n {
@@ -125,13 +125,16 @@ is(ready_gauge(), 1, 'start: nginx_mi_ready 1');
 
 # --- 5xx only: not a key problem
 send_n(2, 500, '/x?mock_status=500');
+MiTest::eventually(sub {
+    metric('nginx_mi_upstream_responses_total', route => 'generic',
+           status => '5xx') == 2 });
 ($res, $j) = health();
 is($res->{status}, 200, '5xx only: still 200');
 is($j->{upstream}{recent_401}, 0, '5xx only: recent_401 0');
 
 # --- 401 only: degraded
 send_n(3, 401, '/bad/x');
-($res, $j) = health_becomes(503);
+($res, $j) = health_when(sub { $_[0]{status} == 503 });
 is($res->{status}, 503, '401 only: 503');
 is($j->{status}, 'degraded', '401 only: degraded');
 is($j->{upstream}{recent_401}, 3, '401 only: recent_401 3');
@@ -141,15 +144,13 @@ is(ready_gauge(), 0, '401 only: nginx_mi_ready 0');
 
 # a 403 counts with them
 send_n(1, 403, '/x?mock_status=403');
-my $deadline = time + 10;
-do { ($res, $j) = health(); sleep 0.05 } until $j->{upstream}{recent_401} == 4
-                                  || time > $deadline;
+($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 4 });
 is($res->{status}, 503, 'and a 403: still 503');
 is($j->{upstream}{recent_401}, 4, 'and a 403: recent_401 4');
 
 # --- one success: ok again
 send_n(1, 200, '/ok');
-($res, $j) = health_becomes(200);
+($res, $j) = health_when(sub { $_[0]{status} == 200 });
 is($res->{status}, 200, 'after a success: 200');
 is($j->{status}, 'ok', 'after a success: ok');
 cmp_ok($j->{upstream}{last_success_age_seconds}, '<=', 1,
@@ -159,9 +160,7 @@ is(ready_gauge(), 1, 'after a success: nginx_mi_ready 1');
 
 # within the minute of that success, 401s do not make it degraded
 send_n(2, 401, '/bad/y');
-$deadline = time + 10;
-do { ($res, $j) = health(); sleep 0.05 } until $j->{upstream}{recent_401} == 6
-                                  || time > $deadline;
+($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 6 });
 is($j->{upstream}{recent_401}, 6, 'more 401s: counted');
 is($res->{status}, 200, 'more 401s within a minute of a success: 200');
 

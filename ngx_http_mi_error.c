@@ -279,3 +279,12 @@ ngx_http_mi_error_filter_init(ngx_conf_t *cf)
 
     return NGX_OK;
 }
+
+
+/* "ROUTE_NOT_FOUND", ...: the code of an error, for the metrics' labels. */
+
+ngx_str_t *
+ngx_http_mi_error_code(ngx_http_mi_error_e error)
+{
+    return &ngx_http_mi_errors[error].code;
+}

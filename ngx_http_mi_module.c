@@ -51,6 +51,8 @@ static char *ngx_http_mi_check_max_scene_ids(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_mi_compile(ngx_conf_t *cf,
     ngx_http_mi_pattern_t *p, ngx_str_t *source, ngx_str_t *name);
+static ngx_int_t ngx_http_mi_note_key(ngx_conf_t *cf,
+    ngx_http_mi_loc_conf_t *conf);
 
 static ngx_int_t ngx_http_mi_add_variables(ngx_conf_t *cf);
 static void *ngx_http_mi_create_main_conf(ngx_conf_t *cf);
@@ -116,6 +118,29 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       offsetof(ngx_http_mi_loc_conf_t, max_scene_ids),
       &ngx_http_mi_max_scene_ids_post },
 
+    { ngx_string("mi_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_mi_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* post: the location's content handler */
+
+    { ngx_string("mi_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mi_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_mi_metrics_handler },
+
+    { ngx_string("mi_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mi_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_mi_health_handler },
+
       ngx_null_command
 };
 
@@ -163,6 +188,9 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
       offsetof(ngx_http_mi_ctx_t, error_code), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mi_version"), NULL, ngx_http_mi_version_variable,
+      0, 0, 0 },
+
+    { ngx_string("mi_request_id"), NULL, ngx_http_mi_request_id_variable,
       0, 0, 0 },
 
       ngx_http_null_variable
@@ -692,6 +720,8 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
     }
 
     mi_sign_key_init(key->state, start, end - start);
+    mi_sign_fingerprint(start, end - start, key->fingerprint);
+    key->loaded = ngx_time();
 
     rc = NGX_OK;
 
@@ -949,6 +979,20 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_uint_t                i;
     ngx_http_mi_main_conf_t  *mmcf;
 
+    /* the module's own endpoints answer; they are never signed */
+
+    if (conf->endpoint) {
+        if (conf->sign == 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mi_sign on\" in %s:%ui and \"%V\" in one "
+                               "location", conf->sign_file, conf->sign_line,
+                               conf->endpoint);
+            return NGX_CONF_ERROR;
+        }
+
+        conf->sign = 0;
+    }
+
     ngx_conf_merge_value(conf->sign, prev->sign, 0);
     ngx_conf_merge_str_value(conf->access_key, prev->access_key, "");
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
@@ -990,7 +1034,55 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_mi_note_key(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/* Each access key and secret pair a location signs with, listed once. */
+
+static ngx_int_t
+ngx_http_mi_note_key(ngx_conf_t *cf, ngx_http_mi_loc_conf_t *conf)
+{
+    ngx_uint_t                i;
+    ngx_http_mi_key_use_t    *use;
+    ngx_http_mi_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
+
+    if (mmcf->keys.elts == NULL
+        && ngx_array_init(&mmcf->keys, cf->pool, 2,
+                          sizeof(ngx_http_mi_key_use_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    use = mmcf->keys.elts;
+
+    for (i = 0; i < mmcf->keys.nelts; i++) {
+        if (use[i].key == conf->key
+            && use[i].access_key.len == conf->access_key.len
+            && ngx_strncmp(use[i].access_key.data, conf->access_key.data,
+                           conf->access_key.len)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    use = ngx_array_push(&mmcf->keys);
+    if (use == NULL) {
+        return NGX_ERROR;
+    }
+
+    use->access_key = conf->access_key;
+    use->key = conf->key;
+
+    return NGX_OK;
 }
 
 
@@ -1032,6 +1124,12 @@ ngx_http_mi_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_mi_handler;
+
+    if (ngx_http_mi_metrics_init(cf) != NGX_OK
+        || ngx_http_mi_request_id_init(cf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     ngx_http_mi_headers_init();
 

@@ -7,6 +7,11 @@
  *   ngx_http_mi_validate.c   route, parameter and body checks
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_error.c      JSON error responses, the error page filter
+ *   ngx_http_mi_metrics.c    the counters' shared zone, counting at the log
+ *                            phase, what the module's endpoints share
+ *   ngx_http_mi_prometheus.c the counters in Prometheus's format (mi_metrics)
+ *   ngx_http_mi_health.c     the readiness rule and its JSON (mi_health)
+ *   ngx_http_mi_request_id.c $mi_request_id
  */
 
 #ifndef _NGX_HTTP_MI_MODULE_H_INCLUDED_
@@ -18,6 +23,7 @@
 #include <ngx_http.h>
 
 #include "mi_body.h"
+#include "mi_prom.h"
 #include "mi_route.h"
 #include "mi_sign.h"
 
@@ -25,6 +31,9 @@
 #define NGX_HTTP_MI_VERSION        "0.2.0"
 
 #define NGX_HTTP_MI_MESSAGE_MAX    512
+
+/* How far back, in seconds, the readiness rule looks at the upstream. */
+#define NGX_HTTP_MI_HEALTH_WINDOW  60
 
 
 typedef enum {
@@ -34,7 +43,8 @@ typedef enum {
     NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
     NGX_HTTP_MI_INVALID_JSON,
     NGX_HTTP_MI_INVALID_BODY,
-    NGX_HTTP_MI_BODY_TOO_LARGE
+    NGX_HTTP_MI_BODY_TOO_LARGE,
+    NGX_HTTP_MI_ERROR_COUNT                 /* not a code: how many */
 } ngx_http_mi_error_e;
 
 
@@ -61,13 +71,34 @@ typedef struct {
 
 typedef struct {
     ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
+
+    ngx_shm_zone_t             *metrics;    /* NULL: nothing is counted */
+    ngx_uint_t                  metrics_wanted;  /* mi_metrics, mi_health */
+    ngx_array_t                 keys;       /* of ngx_http_mi_key_use_t */
+    ngx_int_t                   request_id_index;
 } ngx_http_mi_main_conf_t;
 
 
 typedef struct {
     mi_sign_key_t              *state;      /* on pages of its own */
     ngx_str_t                   file;
+    u_char                      fingerprint[MI_FINGERPRINT_LEN];
+    time_t                      loaded;     /* when the master read it */
 } ngx_http_mi_key_t;
+
+
+/* A key as signing locations use it, for metrics and readiness. */
+typedef struct {
+    ngx_str_t                   access_key;
+    ngx_http_mi_key_t          *key;
+} ngx_http_mi_key_use_t;
+
+
+/* What the upstream answered lately, for the readiness rule. */
+typedef struct {
+    time_t                      last_success;   /* 0: none yet */
+    ngx_uint_t                  recent_denied;  /* 401 and 403 */
+} ngx_http_mi_upstream_health_t;
 
 
 typedef struct {
@@ -82,6 +113,8 @@ typedef struct {
     /* where "mi_sign on" was set, for errors found at merge time */
     u_char                     *sign_file;
     ngx_uint_t                  sign_line;
+
+    ngx_str_t                  *endpoint;   /* "mi_metrics": never signed */
 } ngx_http_mi_loc_conf_t;
 
 
@@ -149,6 +182,31 @@ ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
 ngx_int_t ngx_http_mi_send_error(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
 ngx_int_t ngx_http_mi_error_filter_init(ngx_conf_t *cf);
+ngx_str_t *ngx_http_mi_error_code(ngx_http_mi_error_e error);
+
+/* ngx_http_mi_metrics.c */
+char *ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_mi_metrics_init(ngx_conf_t *cf);
+void ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
+    ngx_http_mi_upstream_health_t *uh);
+ngx_int_t ngx_http_mi_endpoint_start(ngx_http_request_t *r);
+ngx_int_t ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
+
+/* ngx_http_mi_prometheus.c */
+ngx_int_t ngx_http_mi_metrics_handler(ngx_http_request_t *r);
+
+/* ngx_http_mi_health.c */
+ngx_int_t ngx_http_mi_health_handler(ngx_http_request_t *r);
+ngx_uint_t ngx_http_mi_ready(ngx_http_request_t *r,
+    ngx_http_mi_upstream_health_t *uh);
+
+/* ngx_http_mi_request_id.c */
+ngx_int_t ngx_http_mi_request_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_mi_request_id_init(ngx_conf_t *cf);
 
 
 extern ngx_module_t  ngx_http_mi_module;

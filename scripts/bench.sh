@@ -84,6 +84,11 @@ http { $temp
         location / {
             proxy_pass http://backend;
         }
+
+        # the metrics zone: every request of the signing servers is counted
+        location = /metrics {
+            mi_metrics;
+        }
     }
 }
 CONF

@@ -11,6 +11,7 @@ pkgs=(
     libcmocka-dev pkg-config            # C unit tests
     perl openssl curl                   # end-to-end tests, TLS test CA, demo
     wrk valgrind                        # make bench
+    prometheus                          # promtool: the metrics exposition
 )
 
 missing=()

@@ -70,10 +70,8 @@ events {
 }
 
 http {
-    log_format mi '\$remote_addr [\$time_local] "\$request" \$status '
-                  'ts=\$mi_timestamp upstream=\$upstream_status '
-                  'rt=\$request_time';
-    access_log $run/access.log mi;
+    include $top/conf/mi-log-format.conf;
+    access_log $run/access.log mi_json;
 
     client_body_temp_path $run/body;
     proxy_temp_path $run/proxy;
@@ -92,6 +90,15 @@ $upstream_conf
         location /api/v1/ {$proxy_conf
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            include $top/conf/mi-request-id.conf;
+        }
+
+        location = /metrics {
+            mi_metrics;
+        }
+
+        location = /health {
+            mi_health;
         }
     }
 }
@@ -119,7 +126,8 @@ p=/api/v1/workspaces/my-workspace/projects/1234/assets/5678/scene-summary
 cat <<MSG
 ngx_http_mi_module on http://127.0.0.1:$port ($mode upstream$(
     [ "$mode" = mock ] && echo ": the bundled mock on 127.0.0.1:$mock_port"))
-logs: $run/error.log, $run/access.log$([ "$mode" = mock ] && echo ", $run/mock.log")
+logs: $run/error.log, $run/access.log (JSON)$([ "$mode" = mock ] && echo ", $run/mock.log")
+metrics: http://127.0.0.1:$port/metrics  readiness: http://127.0.0.1:$port/health
 
 Try it from another shell:
   curl -s -X POST http://127.0.0.1:$port$p \\

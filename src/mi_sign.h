@@ -21,6 +21,9 @@
 /* Base64 of a 32-byte HMAC-SHA256, with '=' padding. */
 #define MI_SIGNATURE_LEN  44
 
+/* Hex digits of a key's fingerprint. */
+#define MI_FINGERPRINT_LEN  8
+
 
 typedef struct {
     SHA256_CTX        inner;        /* after (key ^ ipad) */
@@ -49,6 +52,16 @@ void mi_sign_key_wipe(mi_sign_key_t *key);
 void mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method,
     mi_sign_str_t path, int has_args, mi_sign_str_t args,
     mi_sign_str_t timestamp, mi_sign_str_t access_key, unsigned char *out);
+
+/*
+ * Writes the MI_FINGERPRINT_LEN lowercase hex digits that name a secret in
+ * logs and metrics: the start of SHA-256("ngx_http_mi_module fingerprint
+ * v1" NUL secret).  The label keeps it from being a plain SHA-256 of the
+ * secret that could be looked up; 32 bits tell keys apart, nothing more.
+ * No NUL is written.
+ */
+void mi_sign_fingerprint(const unsigned char *secret, size_t len,
+    unsigned char *out);
 
 /* Standard Base64 with padding of len bytes; returns the length written. */
 size_t mi_base64_encode(const unsigned char *src, size_t len,

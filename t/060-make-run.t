@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use JSON::PP ();
 use Test::More;
 use MiTest;
 
@@ -39,6 +40,8 @@ my $res = MiTest::http($port, 'POST', "$P/scene-summary",
                        headers => [['Content-Type', 'application/json']],
                        body => '{"sceneIds":[1,2]}');
 is($res->{status}, 200, 'README curl: 200');
+my $res_id = $res->{h}{'x-request-id'};
+like($res_id // '', qr/^[0-9a-f]{32}$/, 'README curl: an X-Request-ID back');
 my $j = MiTest::json_body($res);
 is($j->{code}, '0', 'README curl: the mock accepted the signature');
 is($j->{result}{target}, "$P/scene-summary", 'README curl: target');
@@ -47,6 +50,22 @@ $res = MiTest::http($port, 'GET', '/api/v1/workspaces/My/projects/1/assets/2/sce
 is($res->{status}, 400, 'a bad workspace: 400');
 is(MiTest::json_body($res)->{code}, 'INVALID_PATH_PARAMETER',
    'a bad workspace: the JSON error');
+
+# the JSON access log, the request id, the module's endpoints
+my $line = MiTest::eventually(sub {
+    (grep { /scene-summary/ } split /\n/,
+     MiTest::read_file("$run/access.log"))[0];
+});
+my $l = eval { JSON::PP::decode_json($line // '') };
+is($l && $l->{route}, 'asset.request', 'access log: JSON, with the route');
+is($l && $l->{request_id}, $res_id, 'access log: the id sent back');
+is(MiTest::http($port, 'GET', '/health')->{status}, 200, '/health: 200');
+my $counted =
+    qr/^nginx_mi_requests_total\{route="asset.request",outcome="signed"\} 1$/m;
+like(MiTest::eventually(sub {
+         my $body = MiTest::http($port, 'GET', '/metrics')->{body};
+         $body =~ $counted ? $body : undef }) // '',
+     $counted, '/metrics: the curl counted');
 
 like(MiTest::read_file("$t->{dir}/run.out"),
      qr{curl -s -X POST http://127\.0\.0\.1:$port\Q$P\E/scene-summary},

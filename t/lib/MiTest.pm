@@ -198,9 +198,11 @@ sub mock_record {
 }
 
 
+# opt: workers (worker_processes, 1 unless given).
 sub nginx_conf {
-    my ($self, $name, $http) = @_;
+    my ($self, $name, $http, %opt) = @_;
     my $d = $self->{dir};
+    my $workers = $opt{workers} // 1;
 
     mkdir "$d/$name";
 
@@ -210,7 +212,7 @@ sub nginx_conf {
 $load
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes $workers;
 user root root;
 pid $d/$name/nginx.pid;
 error_log $d/$name/error.log debug;
@@ -342,7 +344,8 @@ sub error_log_new {
 }
 
 
-# Starts nginx with an http{} body in which %%PORT%% is its listen port.
+# Starts nginx with an http{} body in which %%PORT%% is its listen port;
+# opt: port, and those of nginx_conf.
 sub start_nginx {
     my ($self, $http, %opt) = @_;
     my $name = 'nginx' . ++$self->{seq};
@@ -351,7 +354,7 @@ sub start_nginx {
     $http =~ s/%%PORT%%/$port/g;
 
     my $conf = $self->write_file("$name.conf",
-                                 $self->nginx_conf($name, $http), 0644);
+                                 $self->nginx_conf($name, $http, %opt), 0644);
     my $pid = $self->spawn("$self->{dir}/$name/stderr.log", $NGINX,
                            '-p', "$self->{dir}/", '-c', $conf,
                            '-e', "$self->{dir}/$name/error.log");
@@ -360,6 +363,36 @@ sub start_nginx {
     return { port => $port, pid => $pid, conf => $conf,
              error_log => "$self->{dir}/$name/error.log",
              access_log => "$self->{dir}/$name/access.log" };
+}
+
+
+# Rewrites a running nginx's configuration with a new http{} body (its
+# %%PORT%% the same port) and reloads it; opt as for start_nginx.
+sub reconfigure_nginx {
+    my ($self, $ngx, $http, %opt) = @_;
+    my ($name) = $ngx->{conf} =~ m{/([^/]+)\.conf$};
+
+    $http =~ s/%%PORT%%/$ngx->{port}/g;
+    $self->write_file($ngx->{conf}, $self->nginx_conf($name, $http, %opt),
+                      0644);
+
+    return $self->reload_nginx($ngx);
+}
+
+
+# Calls f until it returns a true value, for at most 10 s; returns its
+# last value.  For what nginx does after the response has left (the log
+# phase: access logs, counters).
+sub eventually {
+    my ($f) = @_;
+    my $deadline = time + 10;
+    my $v;
+
+    until (($v = $f->()) || time > $deadline) {
+        sleep 0.05;
+    }
+
+    return $v;
 }
 
 

@@ -9,8 +9,11 @@
 # FILE holds "ACCESS_KEY SECRET" lines.  A request that passes gets
 # 200 {"code":"0","message":"success","result":{...}}; one that fails gets
 # the gateway's 401 {"error":{"errorCode":"200","message":...}}.
-# A signed request whose query has mock_status=NNN gets that status instead
-# of 200 (for tests of upstream errors).
+#
+# For the tests of what nginx makes of other answers, the query string of a
+# request may ask for one (the signature is checked first all the same):
+# mock_status=NNN answers NNN, mock_delay_ms=N answers N ms late, and
+# mock_close=1 closes the connection without answering.
 
 use strict;
 use warnings;
@@ -97,7 +100,16 @@ sub serve {
 
     while (1) {
         my $req = read_request($c, \$buf) or return;
-        my ($status, $body) = answer($req);
+        my %ask = $req->{target} =~ /[?&](mock_\w+)=(\d+)/g;
+
+        Time::HiRes::sleep($ask{mock_delay_ms} / 1000) if $ask{mock_delay_ms};
+
+        if ($ask{mock_close}) {
+            record($req, verify($req));
+            return;
+        }
+
+        my ($status, $body) = answer($req, $ask{mock_status});
         my $close = $req->{close};
 
         my $head = "HTTP/1.1 $status\r\n"
@@ -208,7 +220,7 @@ sub verify {
 
 
 sub answer {
-    my ($req) = @_;
+    my ($req, $forced) = @_;
     my $error = verify($req);
 
     record($req, $error);
@@ -219,10 +231,9 @@ sub answer {
                        details => $error } }));
     }
 
-    # a test that needs an upstream error asks for it in the query
-    if ($req->{target} =~ /[?&]mock_status=([1-5][0-9][0-9])(?:&|$)/) {
-        return ("$1 Mock Status", $json->encode({
-            code => "mock-$1", message => 'asked for by the test' }));
+    if ($forced) {
+        return ("$forced Mock", $json->encode({
+            code => 'mock', message => "status $forced asked by the test" }));
     }
 
     my $result = {

@@ -1,7 +1,8 @@
 /*
  * Unit tests of mi_sign: the vectors of shared/mi-api.md, Base64 per
  * RFC 4648, and keys of every length checked against OpenSSL's one-shot
- * HMAC(), which shares no code with mi_sign's precomputed states.
+ * HMAC(), which shares no code with mi_sign's precomputed states; the key
+ * fingerprint against sha256sum and OpenSSL's EVP digest.
  */
 
 #include <stdarg.h>
@@ -154,6 +155,68 @@ test_base64_rfc4648(void **state)
 }
 
 
+/* printf 'ngx_http_mi_module fingerprint v1\0ncp-secret-example' | sha256sum */
+static void
+test_fingerprint_vector(void **state)
+{
+    unsigned char  out[MI_FINGERPRINT_LEN + 2];
+
+    (void) state;
+
+    memset(out, 'X', sizeof(out));
+
+    mi_sign_fingerprint((const unsigned char *) "ncp-secret-example",
+                        sizeof("ncp-secret-example") - 1, out);
+
+    assert_memory_equal(out, "f5d4b038", MI_FINGERPRINT_LEN);
+    assert_memory_equal(out + MI_FINGERPRINT_LEN, "XX", 2);
+}
+
+
+/*
+ * Secrets of every length up to 200 bytes, every byte value among them,
+ * against EVP over the label, its NUL and the secret joined in one buffer;
+ * and never the start of a plain SHA-256 of the secret.
+ */
+static void
+test_fingerprint_against_evp(void **state)
+{
+    size_t          i, len;
+    char            ref[MI_FINGERPRINT_LEN + 1], plain[MI_FINGERPRINT_LEN + 1];
+    unsigned int    dlen;
+    unsigned char   secret[200], msg[34 + 200], digest[32];
+    unsigned char   out[MI_FINGERPRINT_LEN];
+    static const char  label[] = "ngx_http_mi_module fingerprint v1";
+
+    (void) state;
+
+    assert_int_equal(sizeof(label), 34);
+
+    for (len = 1; len <= sizeof(secret); len++) {
+        for (i = 0; i < len; i++) {
+            secret[i] = (unsigned char) (i * 31 + len);
+        }
+
+        mi_sign_fingerprint(secret, len, out);
+
+        memcpy(msg, label, sizeof(label));
+        memcpy(msg + sizeof(label), secret, len);
+
+        assert_true(EVP_Digest(msg, sizeof(label) + len, digest, &dlen,
+                               EVP_sha256(), NULL));
+        snprintf(ref, sizeof(ref), "%02x%02x%02x%02x",
+                 digest[0], digest[1], digest[2], digest[3]);
+        assert_memory_equal(out, ref, MI_FINGERPRINT_LEN);
+
+        assert_true(EVP_Digest(secret, len, digest, &dlen, EVP_sha256(),
+                               NULL));
+        snprintf(plain, sizeof(plain), "%02x%02x%02x%02x",
+                 digest[0], digest[1], digest[2], digest[3]);
+        assert_memory_not_equal(out, plain, MI_FINGERPRINT_LEN);
+    }
+}
+
+
 int
 main(void)
 {
@@ -162,6 +225,8 @@ main(void)
         cmocka_unit_test(test_empty_args_differ),
         cmocka_unit_test(test_against_openssl_hmac),
         cmocka_unit_test(test_base64_rfc4648),
+        cmocka_unit_test(test_fingerprint_vector),
+        cmocka_unit_test(test_fingerprint_against_evp),
     };
 
     return cmocka_run_group_tests_name("mi_sign", tests, NULL, NULL);

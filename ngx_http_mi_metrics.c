@@ -1,0 +1,511 @@
+
+/*
+ * ngx_http_mi_module: counting.  At the log phase a request is counted
+ * from what the phase handler recorded (route, signed or refused, error)
+ * and what the upstream module recorded (status, time), with atomic adds
+ * into one shared memory zone (ngx_http_mi_metrics.h): every worker counts
+ * into it, no lock is taken, nothing is allocated, and a reload that keeps
+ * the zone's name and size keeps its counts.  The module's own endpoints,
+ * mi_metrics (ngx_http_mi_prometheus.c) and mi_health, read it.
+ */
+
+#include "ngx_http_mi_metrics.h"
+
+
+#define NGX_HTTP_MI_METRICS_NAME     "mi_metrics"
+#define NGX_HTTP_MI_METRICS_SIZE     (64 * 1024)
+
+/* The errors whose refusal comes after the body was read and checked. */
+#define NGX_HTTP_MI_BODY_CHECKED                                              \
+    ((1 << NGX_HTTP_MI_INVALID_JSON) | (1 << NGX_HTTP_MI_INVALID_BODY))
+
+
+/*
+ * One slot a second of the readiness window holds the second (high half)
+ * and the 401 and 403 answers in it (low half), so that one compare-and-
+ * swap starts a new second or counts in the current one.  With a 32-bit
+ * ngx_atomic_t the second is kept modulo 65536.
+ */
+#define NGX_HTTP_MI_SLOT_SHIFT       (sizeof(ngx_atomic_uint_t) * 4)
+#define NGX_HTTP_MI_SLOT_COUNT                                                \
+    (((ngx_atomic_uint_t) 1 << NGX_HTTP_MI_SLOT_SHIFT) - 1)
+
+
+static ngx_int_t ngx_http_mi_metrics_log_handler(ngx_http_request_t *r);
+static void ngx_http_mi_count_upstream(ngx_http_request_t *r,
+    ngx_http_mi_metrics_t *m, ngx_uint_t route);
+static void ngx_http_mi_count_denial(ngx_http_mi_metrics_t *m, time_t now);
+static ngx_int_t ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_mi_metrics_add_zone(ngx_conf_t *cf,
+    ngx_http_mi_main_conf_t *mmcf, ngx_str_t *name, size_t size);
+static size_t ngx_http_mi_metrics_min_size(void);
+
+
+/*
+ * The API answers within a second when it is well (a summary is a job it
+ * runs later); the top buckets catch the gateway's 504 at proxy_read_timeout
+ * (60 s by default).  In milliseconds, as nginx measures.
+ */
+const uint64_t  ngx_http_mi_latency_bounds[] = {
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000
+};
+
+/*
+ * An empty body asks for a full analysis (le="0"); a sceneIds entry takes
+ * 2 to 11 bytes, so 10000 of them stay under 128 KiB.
+ */
+const uint64_t  ngx_http_mi_body_bounds[] = {
+    0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576
+};
+
+
+/* Counts one request of a signing location, once, as it is logged. */
+
+static ngx_int_t
+ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
+{
+    off_t                     size;
+    ngx_uint_t                route, i;
+    ngx_http_mi_ctx_t        *ctx;
+    ngx_http_mi_metrics_t    *m;
+    ngx_http_mi_main_conf_t  *mmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mi_module);
+    m = mmcf->metrics->data;
+
+    if (ctx->route) {
+        route = ctx->route - mi_routes;
+
+    } else {
+        /* only mi_validate off names a request without a route */
+        route = ctx->route_name.len ? NGX_HTTP_MI_ROUTE_GENERIC
+                                    : NGX_HTTP_MI_ROUTE_NONE;
+    }
+
+    if (ctx->signed_request) {
+        (void) ngx_atomic_fetch_add(&m->requests[route][NGX_HTTP_MI_SIGNED],
+                                    1);
+        ngx_http_mi_count_upstream(r, m, route);
+
+    } else if (ctx->error_code.len) {
+        (void) ngx_atomic_fetch_add(
+                                &m->requests[route][NGX_HTTP_MI_REJECTED], 1);
+        (void) ngx_atomic_fetch_add(&m->rejections[route][ctx->error], 1);
+
+        if (!(NGX_HTTP_MI_BODY_CHECKED & (1 << ctx->error))) {
+            return NGX_OK;
+        }
+
+    } else {
+        /* neither: the module answered with a 500, or the client left */
+        return NGX_OK;
+    }
+
+    if (ctx->route == NULL || ctx->route->body == MI_ROUTE_NO_BODY) {
+        return NGX_OK;
+    }
+
+    /* read and checked: nginx has the decoded size of a chunked body */
+
+    size = ngx_max(r->headers_in.content_length_n, 0);
+
+    i = mi_prom_bucket(ngx_http_mi_body_bounds, NGX_HTTP_MI_BODY_BOUNDS,
+                       (uint64_t) size);
+
+    (void) ngx_atomic_fetch_add(&m->body[route][i], 1);
+    (void) ngx_atomic_fetch_add(&m->body_bytes[route], size);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The last upstream attempt gives the status; a 502 or 504 without a
+ * response header is nginx's own (refused, reset, timed out, no live
+ * upstream): "error".  The time is that of every attempt.  A request whose
+ * client left before any answer (no status) is not an upstream outcome.
+ */
+
+static void
+ngx_http_mi_count_upstream(ngx_http_request_t *r, ngx_http_mi_metrics_t *m,
+    ngx_uint_t route)
+{
+    time_t                      now;
+    ngx_uint_t                  i, class, status;
+    ngx_msec_t                  ms;
+    ngx_http_upstream_state_t  *state, *last;
+
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return;
+    }
+
+    state = r->upstream_states->elts;
+    last = &state[r->upstream_states->nelts - 1];
+    status = last->status;
+
+    if (status == 0) {
+        return;
+    }
+
+    if (last->header_time == (ngx_msec_t) -1
+        || status < NGX_HTTP_OK || status > 599)
+    {
+        class = NGX_HTTP_MI_NO_RESPONSE;
+
+    } else {
+        class = status / 100 - 2;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->upstream[route][class], 1);
+
+    ms = 0;
+
+    for (i = 0; i < r->upstream_states->nelts; i++) {
+        if (state[i].response_time != (ngx_msec_t) -1) {
+            ms += state[i].response_time;
+        }
+    }
+
+    i = mi_prom_bucket(ngx_http_mi_latency_bounds, NGX_HTTP_MI_LATENCY_BOUNDS,
+                       ms);
+
+    (void) ngx_atomic_fetch_add(&m->latency[route][i], 1);
+    (void) ngx_atomic_fetch_add(&m->latency_ms[route], ms);
+
+    /* the readiness rule: answers below 500 tell whether the key works */
+
+    if (class == NGX_HTTP_MI_NO_RESPONSE || class == NGX_HTTP_MI_5XX) {
+        return;
+    }
+
+    now = ngx_time();
+
+    if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
+        i = (status == NGX_HTTP_UNAUTHORIZED) ? NGX_HTTP_MI_401
+                                              : NGX_HTTP_MI_403;
+
+        (void) ngx_atomic_fetch_add(&m->denied[route][i], 1);
+        ngx_http_mi_count_denial(m, now);
+
+        return;
+    }
+
+    if (m->last_success != (ngx_atomic_uint_t) now) {
+        m->last_success = now;
+    }
+}
+
+
+static void
+ngx_http_mi_count_denial(ngx_http_mi_metrics_t *m, time_t now)
+{
+    ngx_atomic_t       *slot;
+    ngx_atomic_uint_t   old, second, count;
+
+    slot = &m->denials[now % NGX_HTTP_MI_HEALTH_WINDOW];
+    second = ((ngx_atomic_uint_t) now & NGX_HTTP_MI_SLOT_COUNT)
+             << NGX_HTTP_MI_SLOT_SHIFT;
+
+    for ( ;; ) {
+        old = *slot;
+
+        if ((old & ~NGX_HTTP_MI_SLOT_COUNT) == second) {
+            count = old & NGX_HTTP_MI_SLOT_COUNT;
+
+            if (count == NGX_HTTP_MI_SLOT_COUNT) {
+                return;
+            }
+
+            if (ngx_atomic_cmp_set(slot, old, old + 1)) {
+                return;
+            }
+
+        } else if (ngx_atomic_cmp_set(slot, old, second | 1)) {
+            /* the slot held a second a window ago, or none */
+            return;
+        }
+    }
+}
+
+
+/*
+ * What the upstream answered within the window: the current second and
+ * the ones before it, plus one ahead (a worker's clock may run a second
+ * ahead of another's).
+ */
+
+void
+ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
+    ngx_http_mi_upstream_health_t *uh)
+{
+    ngx_uint_t                i;
+    ngx_atomic_uint_t         slot, ahead;
+    ngx_http_mi_metrics_t    *m;
+    ngx_http_mi_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mi_module);
+    m = mmcf->metrics->data;
+
+    uh->last_success = m->last_success;
+    uh->recent_denied = 0;
+
+    ahead = (ngx_atomic_uint_t) ngx_time() + 1;
+
+    for (i = 0; i < NGX_HTTP_MI_HEALTH_WINDOW; i++) {
+        slot = m->denials[i];
+
+        if (((ahead - (slot >> NGX_HTTP_MI_SLOT_SHIFT))
+             & NGX_HTTP_MI_SLOT_COUNT)
+            <= NGX_HTTP_MI_HEALTH_WINDOW)
+        {
+            uh->recent_denied += slot & NGX_HTTP_MI_SLOT_COUNT;
+        }
+    }
+}
+
+
+/* mi_metrics_zone NAME SIZE */
+
+char *
+ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_main_conf_t *mmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (mmcf->metrics) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_metrics_zone\": the zone name is empty");
+        return NGX_CONF_ERROR;
+    }
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_metrics_zone\": invalid size \"%V\"",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((size_t) size < ngx_http_mi_metrics_min_size()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_metrics_zone\": size \"%V\" is too small, "
+                           "at least %uzk", &value[2],
+                           ngx_http_mi_metrics_min_size() / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mi_metrics_add_zone(cf, mmcf, &value[1], size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * nginx's slab allocator keeps its pages' headers in the zone; eight pages
+ * beside the counters is what nginx's own zones ask at least.
+ */
+
+static size_t
+ngx_http_mi_metrics_min_size(void)
+{
+    return ngx_align(sizeof(ngx_http_mi_metrics_t), ngx_pagesize)
+           + 8 * ngx_pagesize;
+}
+
+
+static ngx_int_t
+ngx_http_mi_metrics_add_zone(ngx_conf_t *cf, ngx_http_mi_main_conf_t *mmcf,
+    ngx_str_t *name, size_t size)
+{
+    ngx_shm_zone_t  *shm_zone;
+
+    /* a zone of another module with this name fails here */
+
+    shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_mi_module);
+    if (shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    shm_zone->init = ngx_http_mi_metrics_init_zone;
+
+    mmcf->metrics = shm_zone;
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx hands over the previous cycle's data when a reload keeps the
+ * zone's name and size (the same memory): the counts go on.  Otherwise the
+ * zone is new and starts at zero, which Prometheus reads as a reset.
+ */
+
+static ngx_int_t
+ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t        *shpool;
+    ngx_http_mi_metrics_t  *m;
+
+    if (data) {
+        shm_zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    m = ngx_slab_calloc(shpool, sizeof(ngx_http_mi_metrics_t));
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = m;
+    shm_zone->data = m;
+
+    return NGX_OK;
+}
+
+
+/*
+ * "mi_metrics" and "mi_health": the location answers with the handler in
+ * cmd->post, and the metrics zone is needed.
+ */
+
+char *
+ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_mi_main_conf_t   *mmcf;
+
+    if (mlcf->endpoint) {
+        if (mlcf->endpoint == &cmd->name) {
+            return "is duplicate";
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" and \"%V\" in one location",
+                           mlcf->endpoint, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->endpoint = &cmd->name;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
+    mmcf->metrics_wanted = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Postconfiguration: the zone named by mi_metrics_zone, else the default
+ * one if mi_metrics or mi_health asks for it; without a zone nothing is
+ * counted and the log phase is left alone.
+ */
+
+ngx_int_t
+ngx_http_mi_metrics_init(ngx_conf_t *cf)
+{
+    size_t                      size;
+    ngx_str_t                   name = ngx_string(NGX_HTTP_MI_METRICS_NAME);
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_mi_main_conf_t    *mmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
+
+    if (mmcf->metrics == NULL) {
+        if (!mmcf->metrics_wanted) {
+            return NGX_OK;
+        }
+
+        size = ngx_max(ngx_http_mi_metrics_min_size(),
+                       (size_t) NGX_HTTP_MI_METRICS_SIZE);
+
+        if (ngx_http_mi_metrics_add_zone(cf, mmcf, &name, size) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mi_metrics_log_handler;
+
+    return NGX_OK;
+}
+
+
+/* The endpoints answer GET and HEAD; a body sent anyway is dropped. */
+
+ngx_int_t
+ngx_http_mi_endpoint_start(ngx_http_request_t *r)
+{
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    return ngx_http_discard_request_body(r);
+}
+
+
+/* Answers a whole response held in one buffer (mi_metrics, mi_health). */
+
+ngx_int_t
+ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_lowcase = NULL;
+
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/perl
+# mi_health: 200 {"status":"ok"} while the gateway has its keys and the API
+# has not answered only 401 or 403 in the last minute; 503 "degraded" when
+# it has, and 200 again after a success.  5xx answers and failures to
+# connect leave it alone.  It never calls the API itself; nginx_mi_ready
+# says the same.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Digest::SHA qw(sha256_hex);
+use POSIX qw(strftime);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use MiTest;
+use PromText;
+
+my $t = MiTest->new;
+my $secret = $t->new_secret;
+my $wrong = $t->new_secret;
+my $good = $t->write_file('good.secret', "$secret\n");
+my $bad = $t->write_file('bad.secret', "$wrong\n");
+my $mock = $t->start_mock(AK => $secret);
+my $up = "127.0.0.1:$mock->{port}";
+my $started = time;
+
+my $ngx = $t->start_nginx(<<"EOF", workers => 2);
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+
+        mi_sign on;
+        mi_access_key AK;
+        mi_secret_key_file $good;
+        mi_validate off;
+
+        location / {
+            proxy_pass http://$up;
+        }
+
+        # signs with a secret the API does not know: it answers 401
+        location /bad/ {
+            mi_secret_key_file $bad;
+            proxy_pass http://$up;
+        }
+
+        location = /health {
+            mi_health;
+        }
+
+        location = /metrics {
+            mi_metrics;
+        }
+    }
+EOF
+my $port = $ngx->{port};
+
+sub fp {
+    return substr(sha256_hex("ngx_http_mi_module fingerprint v1\0$_[0]"),
+                  0, 8);
+}
+
+sub health {
+    my $res = MiTest::http($port, 'GET', '/health');
+    return ($res, MiTest::json_body($res));
+}
+
+# Polls mi_health until cond($res, $json) holds, or 10 s; the log phase
+# that counts an answer runs as the response leaves, so a request to
+# mi_health may come first.
+sub health_when {
+    my ($cond) = @_;
+    my ($res, $j);
+    MiTest::eventually(sub { ($res, $j) = health(); $cond->($res, $j) });
+    return ($res, $j);
+}
+
+sub metric {
+    my $p = PromText::parse(MiTest::http($port, 'GET', '/metrics')->{body});
+    return PromText::value($p, @_);
+}
+
+sub ready_gauge {
+    return metric('nginx_mi_ready');
+}
+
+sub send_n {
+    my ($n, $status, $target) = @_;
+    my @got = map { MiTest::http($port, 'GET', $target)->{status} } 1 .. $n;
+    is_deeply(\@got, [($status) x $n], "$target: $n x $status");
+}
+
+# --- at start: the keys, no answer yet
+my ($res, $j) = health();
+is($res->{status}, 200, 'start: 200');
+is($res->{h}{'content-type'}, 'application/json', 'Content-Type: JSON');
+ok($j, 'start: a JSON body') or diag($res->{body});
+is_deeply([sort keys %$j], [qw(keys status upstream version)],
+          'members: status, version, keys, upstream');
+is($j->{status}, 'ok', 'start: ok');
+my ($version) = MiTest::read_file("$MiTest::ROOT/ngx_http_mi_module.h")
+                =~ /NGX_HTTP_MI_VERSION\s+"([^"]+)"/;
+is($j->{version}, $version, 'version');
+
+my @keys = sort { $a->{location_key} cmp $b->{location_key} } @{ $j->{keys} };
+is(scalar @keys, 2, 'two keys: one a location');
+is_deeply([map { [sort keys %$_] } @keys],
+          [([qw(access_key fingerprint loaded_at location_key)]) x 2],
+          'each key: location_key, access_key, fingerprint, loaded_at');
+is_deeply([map { [$_->{location_key}, $_->{access_key}, $_->{fingerprint}] }
+           @keys],
+          [[$bad, 'AK', fp($wrong)], [$good, 'AK', fp($secret)]],
+          'the files, the access key, the fingerprints');
+my $low = strftime('%Y-%m-%dT%H:%M:%SZ', gmtime(int($started) - 1));
+my $high = strftime('%Y-%m-%dT%H:%M:%SZ', gmtime(time + 1));
+ok($_->{loaded_at} =~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/
+   && $_->{loaded_at} ge $low && $_->{loaded_at} le $high,
+   "loaded_at: ISO 8601, when nginx started ($_->{loaded_at})") for @keys;
+is_deeply($j->{upstream}, { last_success_age_seconds => undef,
+                            recent_401 => 0 },
+          'start: no success yet, no 401');
+is(ready_gauge(), 1, 'start: nginx_mi_ready 1');
+
+# --- 5xx only: not a key problem
+send_n(2, 500, '/x?mock_status=500');
+MiTest::eventually(sub {
+    metric('nginx_mi_upstream_responses_total', route => 'generic',
+           status => '5xx') == 2 });
+($res, $j) = health();
+is($res->{status}, 200, '5xx only: still 200');
+is($j->{upstream}{recent_401}, 0, '5xx only: recent_401 0');
+
+# --- 401 only: degraded
+send_n(3, 401, '/bad/x');
+($res, $j) = health_when(sub { $_[0]{status} == 503 });
+is($res->{status}, 503, '401 only: 503');
+is($j->{status}, 'degraded', '401 only: degraded');
+is($j->{upstream}{recent_401}, 3, '401 only: recent_401 3');
+is($j->{upstream}{last_success_age_seconds}, undef,
+   '401 only: no success yet');
+is(ready_gauge(), 0, '401 only: nginx_mi_ready 0');
+
+# a 403 counts with them
+send_n(1, 403, '/x?mock_status=403');
+($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 4 });
+is($res->{status}, 503, 'and a 403: still 503');
+is($j->{upstream}{recent_401}, 4, 'and a 403: recent_401 4');
+
+# --- one success: ok again
+send_n(1, 200, '/ok');
+($res, $j) = health_when(sub { $_[0]{status} == 200 });
+is($res->{status}, 200, 'after a success: 200');
+is($j->{status}, 'ok', 'after a success: ok');
+cmp_ok($j->{upstream}{last_success_age_seconds}, '<=', 1,
+       'after a success: its age in seconds');
+is($j->{upstream}{recent_401}, 4, 'after a success: the 401s still counted');
+is(ready_gauge(), 1, 'after a success: nginx_mi_ready 1');
+
+# within the minute of that success, 401s do not make it degraded
+send_n(2, 401, '/bad/y');
+($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 6 });
+is($j->{upstream}{recent_401}, 6, 'more 401s: counted');
+is($res->{status}, 200, 'more 401s within a minute of a success: 200');
+
+# --- never the API itself: health and metrics requests reach no upstream
+my $before = scalar $t->mock_requests($mock);
+health() for 1 .. 3;
+is(scalar $t->mock_requests($mock), $before, 'mi_health calls no upstream');
+
+is(MiTest::http($port, 'HEAD', '/health')->{status}, 200, 'HEAD: 200');
+is(MiTest::http($port, 'POST', '/health', body => '{}')->{status}, 405,
+   'POST: 405');
+
+# --- a gateway with no signing location is not ready
+my $bare = $t->start_nginx(<<"EOF");
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location = /health {
+            mi_health;
+        }
+    }
+EOF
+$res = MiTest::http($bare->{port}, 'GET', '/health');
+is($res->{status}, 503, 'no signing location: 503');
+$j = MiTest::json_body($res);
+is_deeply([$j->{status}, $j->{keys}], ['degraded', []],
+          'no signing location: degraded, no keys');
+
+# --- an access key and a file name that need escaping, in JSON and in
+# Prometheus's labels alike
+my $odd = $t->write_file('odd "key".secret', "$secret\n");
+my $quoted = $odd =~ s/"/\\"/gr;
+my $oddngx = $t->start_nginx(<<"EOF");
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        mi_sign on;
+        mi_access_key 'A"K\\\\x';
+        mi_secret_key_file "$quoted";
+        location / { proxy_pass http://$up; }
+        location = /health { mi_health; }
+        location = /metrics { mi_metrics; }
+    }
+EOF
+$j = MiTest::json_body(MiTest::http($oddngx->{port}, 'GET', '/health'));
+is_deeply([map { [$_->{location_key}, $_->{access_key}] } @{ $j->{keys} }],
+          [[$odd, 'A"K\\x']], 'JSON: the quote and the backslash escaped');
+my $p = eval { PromText::parse(
+    MiTest::http($oddngx->{port}, 'GET', '/metrics')->{body}) };
+ok($p, 'Prometheus: parses') or diag($@);
+is(PromText::value($p, 'nginx_mi_key_info', location_key => $odd,
+                   access_key => 'A"K\\x', fingerprint => fp($secret)), 1,
+   'Prometheus: the quote and the backslash escaped');
+
+$t->stop_all;
+$t->check_logs($good, $bad, $odd);
+
+done_testing;

@@ -27,6 +27,7 @@
 #define NGX_HTTP_MI_MESSAGE_MAX    512
 
 
+/* The codes of the JSON errors: the module's refusals, then nginx's own. */
 typedef enum {
     NGX_HTTP_MI_ROUTE_NOT_FOUND = 0,
     NGX_HTTP_MI_METHOD_NOT_ALLOWED,
@@ -34,7 +35,22 @@ typedef enum {
     NGX_HTTP_MI_UNSUPPORTED_MEDIA_TYPE,
     NGX_HTTP_MI_INVALID_JSON,
     NGX_HTTP_MI_INVALID_BODY,
-    NGX_HTTP_MI_BODY_TOO_LARGE
+    NGX_HTTP_MI_BODY_TOO_LARGE,
+
+    NGX_HTTP_MI_BAD_REQUEST,
+    NGX_HTTP_MI_UNAUTHORIZED,
+    NGX_HTTP_MI_FORBIDDEN,
+    NGX_HTTP_MI_NOT_FOUND,
+    NGX_HTTP_MI_REQUEST_TIMEOUT,
+    NGX_HTTP_MI_URI_TOO_LONG,
+    NGX_HTTP_MI_RATE_LIMITED,
+    NGX_HTTP_MI_HEADERS_TOO_LARGE,
+    NGX_HTTP_MI_INTERNAL_ERROR,
+    NGX_HTTP_MI_NOT_IMPLEMENTED,
+    NGX_HTTP_MI_UPSTREAM_UNAVAILABLE,
+    NGX_HTTP_MI_SERVICE_UNAVAILABLE,
+    NGX_HTTP_MI_UPSTREAM_TIMEOUT,
+    NGX_HTTP_MI_GATEWAY_ERROR
 } ngx_http_mi_error_e;
 
 
@@ -126,6 +142,7 @@ typedef struct {
     u_char                      timestamp_buf[NGX_INT64_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
     unsigned                    signed_request:1;
+    unsigned                    error_body_sent:1;
 } ngx_http_mi_ctx_t;
 
 

@@ -2,7 +2,8 @@
  * ngx_http_mi_module: the JSON errors.  A refusal is recorded first
  * (ngx_http_mi_reject), then answered (ngx_http_mi_send_error); nginx's own
  * error pages in a signing location are replaced with the same JSON by a
- * header and body filter.
+ * header and body filter, which also has upstream refusals of a signed
+ * request explained in the error log (ngx_http_mi_log.c).
  */
 
 #include "ngx_http_mi_module.h"
@@ -288,6 +289,7 @@ ngx_http_mi_error_body(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 static ngx_int_t
 ngx_http_mi_header_filter(ngx_http_request_t *r)
 {
+    ngx_http_mi_ctx_t       *ctx;
     ngx_http_mi_loc_conf_t  *mlcf;
 
     if (r->headers_out.status < NGX_HTTP_BAD_REQUEST || r != r->main) {
@@ -300,8 +302,19 @@ ngx_http_mi_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
     if (r->err_status == 0) {
+
         /* the upstream's answer, passed on as it is */
+
+        if ((r->headers_out.status == NGX_HTTP_UNAUTHORIZED
+             || r->headers_out.status == NGX_HTTP_FORBIDDEN)
+            && r->upstream && ctx && ctx->signed_request)
+        {
+            ngx_http_mi_log_upstream_refusal(r, ctx, mlcf);
+        }
+
         return ngx_http_next_header_filter(r);
     }
 

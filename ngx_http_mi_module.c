@@ -498,7 +498,8 @@ ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * The secret is read here, by the master, at start and at every reload;
  * only the HMAC key states derived from it are kept, on pages of their own
- * that core dumps leave out, and wiped when the cycle that read them goes.
+ * that core dumps leave out, and wiped when the cycle that read them goes,
+ * with a fingerprint for the log (ngx_http_mi_log_keys).
  */
 
 static char *
@@ -692,6 +693,7 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
     }
 
     mi_sign_key_init(key->state, start, end - start);
+    mi_key_fingerprint(start, end - start, key->fingerprint);
 
     rc = NGX_OK;
 
@@ -882,7 +884,21 @@ ngx_http_mi_add_variables(ngx_conf_t *cf)
 static void *
 ngx_http_mi_create_main_conf(ngx_conf_t *cf)
 {
-    return ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_main_conf_t));
+    ngx_http_mi_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&mmcf->keys, cf->pool, 1,
+                       sizeof(ngx_http_mi_key_use_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return mmcf;
 }
 
 
@@ -990,6 +1006,10 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_mi_key_in_use(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -1039,7 +1059,10 @@ ngx_http_mi_init(ngx_conf_t *cf)
 }
 
 
-/* At start and at every reload: which module, for which nginx and OpenSSL. */
+/*
+ * At start and at every reload: which module, for which nginx and OpenSSL,
+ * and which keys.
+ */
 
 static ngx_int_t
 ngx_http_mi_init_module(ngx_cycle_t *cycle)
@@ -1048,6 +1071,8 @@ ngx_http_mi_init_module(ngx_cycle_t *cycle)
                   "ngx_http_mi_module/" NGX_HTTP_MI_VERSION
                   " (nginx/" NGINX_VERSION ", %s)",
                   OpenSSL_version(OPENSSL_VERSION));
+
+    ngx_http_mi_log_keys(cycle);
 
     return NGX_OK;
 }

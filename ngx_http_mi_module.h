@@ -7,6 +7,8 @@
  *   ngx_http_mi_validate.c   route, parameter and body checks
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_error.c      JSON error responses, the error page filter
+ *   ngx_http_mi_log.c        what the error log tells the operator: the
+ *                            keys in use, why the upstream refused one
  */
 
 #ifndef _NGX_HTTP_MI_MODULE_H_INCLUDED_
@@ -76,14 +78,23 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
-} ngx_http_mi_main_conf_t;
+    mi_sign_key_t              *state;      /* on pages of its own */
+    ngx_str_t                   file;
+    u_char                      fingerprint[MI_FINGERPRINT_LEN];
+} ngx_http_mi_key_t;
+
+
+/* An access key id and a secret that some signing location uses. */
+typedef struct {
+    ngx_str_t                   access_key;
+    ngx_http_mi_key_t          *key;
+} ngx_http_mi_key_use_t;
 
 
 typedef struct {
-    mi_sign_key_t              *state;      /* on pages of its own */
-    ngx_str_t                   file;
-} ngx_http_mi_key_t;
+    ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
+    ngx_array_t                 keys;       /* of ngx_http_mi_key_use_t */
+} ngx_http_mi_main_conf_t;
 
 
 typedef struct {
@@ -166,6 +177,13 @@ ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
 ngx_int_t ngx_http_mi_send_error(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
 ngx_int_t ngx_http_mi_error_filter_init(ngx_conf_t *cf);
+
+/* ngx_http_mi_log.c */
+ngx_int_t ngx_http_mi_key_in_use(ngx_conf_t *cf,
+    ngx_http_mi_loc_conf_t *mlcf);
+void ngx_http_mi_log_keys(ngx_cycle_t *cycle);
+void ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx, ngx_http_mi_loc_conf_t *mlcf);
 
 
 extern ngx_module_t  ngx_http_mi_module;

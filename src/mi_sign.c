@@ -58,6 +58,34 @@ mi_sign_key_init(mi_sign_key_t *key, const unsigned char *secret, size_t len)
 
 
 void
+mi_key_fingerprint(const unsigned char *secret, size_t len,
+    unsigned char *out)
+{
+    size_t         i;
+    SHA256_CTX     ctx;
+    unsigned char  digest[SHA256_DIGEST_LENGTH];
+
+    static const char  hex[] = "0123456789abcdef";
+
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, MI_FINGERPRINT_LABEL,
+                  sizeof(MI_FINGERPRINT_LABEL) - 1);
+    SHA256_Update(&ctx, secret, len);
+    SHA256_Final(digest, &ctx);
+
+    for (i = 0; i < MI_FINGERPRINT_LEN / 2; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0x0f];
+    }
+
+    /* the context held the secret in its block buffer */
+
+    OPENSSL_cleanse(&ctx, sizeof(ctx));
+    OPENSSL_cleanse(digest, sizeof(digest));
+}
+
+
+void
 mi_sign_key_wipe(mi_sign_key_t *key)
 {
     OPENSSL_cleanse(key, sizeof(mi_sign_key_t));

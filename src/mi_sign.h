@@ -21,6 +21,15 @@
 /* Base64 of a 32-byte HMAC-SHA256, with '=' padding. */
 #define MI_SIGNATURE_LEN  44
 
+/*
+ * A secret's fingerprint: the first 8 hex digits of SHA-256 over this label
+ * and the secret, so that two hosts' secrets can be compared in their logs
+ * without either being revealed:
+ *   printf 'mi-secret-fingerprint:%s' "$SECRET" | sha256sum | cut -c1-8
+ */
+#define MI_FINGERPRINT_LABEL  "mi-secret-fingerprint:"
+#define MI_FINGERPRINT_LEN    8
+
 
 typedef struct {
     SHA256_CTX        inner;        /* after (key ^ ipad) */
@@ -37,6 +46,10 @@ typedef struct {
 /* Sets up key from the secret; the caller wipes its own copy of secret. */
 void mi_sign_key_init(mi_sign_key_t *key, const unsigned char *secret,
     size_t len);
+
+/* Writes the MI_FINGERPRINT_LEN lowercase hex digits of secret's print. */
+void mi_key_fingerprint(const unsigned char *secret, size_t len,
+    unsigned char *out);
 
 /* Wipes the key's states. */
 void mi_sign_key_wipe(mi_sign_key_t *key);

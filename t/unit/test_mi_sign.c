@@ -87,6 +87,29 @@ test_empty_args_differ(void **state)
 }
 
 
+/*
+ * The fingerprint the README tells operators to compute by hand:
+ *   printf 'mi-secret-fingerprint:%s' ncp-secret-example | sha256sum
+ * and it differs for secrets that differ in one byte.
+ */
+static void
+test_fingerprint(void **state)
+{
+    unsigned char  fp[MI_FINGERPRINT_LEN + 1], other[MI_FINGERPRINT_LEN + 1];
+
+    (void) state;
+
+    memset(fp, 0, sizeof(fp));
+    mi_key_fingerprint((const unsigned char *) "ncp-secret-example", 18, fp);
+    assert_string_equal((char *) fp, "3b72ba3a");
+
+    memset(other, 0, sizeof(other));
+    mi_key_fingerprint((const unsigned char *) "ncp-secret-examplf", 18,
+                       other);
+    assert_string_not_equal((char *) fp, (char *) other);
+}
+
+
 static void
 test_against_openssl_hmac(void **state)
 {
@@ -160,6 +183,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_empty_args_differ),
+        cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_against_openssl_hmac),
         cmocka_unit_test(test_base64_rfc4648),
     };

@@ -1,13 +1,32 @@
-
 /*
  * ngx_http_mi_module: the JSON errors.  A refusal is recorded first
  * (ngx_http_mi_reject), then answered (ngx_http_mi_send_error); nginx's own
- * error pages for the same causes are replaced by a header/body filter.
+ * error pages in a signing location are replaced with the same JSON by a
+ * header and body filter, which also has upstream refusals of a signed
+ * request explained in the error log (ngx_http_mi_log.c).
  */
 
 #include "ngx_http_mi_module.h"
 
 
+/*
+ * The values limit_req and limit_conn give r->main->limit_req_status and
+ * limit_conn_status when they reject a request (the order of the values of
+ * $limit_req_status and $limit_conn_status, the same in nginx 1.22-1.29).
+ */
+#define NGX_HTTP_MI_LIMIT_REQ_REJECTED   3
+#define NGX_HTTP_MI_LIMIT_CONN_REJECTED  2
+
+
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_http_mi_error_e         error;
+    const char                 *message;
+} ngx_http_mi_core_error_t;
+
+
+static ngx_uint_t ngx_http_mi_core_status(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_core_error(ngx_http_request_t *r);
 static ngx_buf_t *ngx_http_mi_error_body(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
 static ngx_int_t ngx_http_mi_header_filter(ngx_http_request_t *r);
@@ -15,7 +34,10 @@ static ngx_int_t ngx_http_mi_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
 
-/* Indexed by ngx_http_mi_error_e. */
+/*
+ * Indexed by ngx_http_mi_error_e: the status the module answers a refusal
+ * with; nginx's own errors keep the status nginx chose.
+ */
 static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
     { NGX_HTTP_NOT_FOUND, ngx_string("ROUTE_NOT_FOUND") },
     { NGX_HTTP_NOT_ALLOWED, ngx_string("METHOD_NOT_ALLOWED") },
@@ -23,20 +45,86 @@ static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
     { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, ngx_string("UNSUPPORTED_MEDIA_TYPE") },
     { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_JSON") },
     { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_BODY") },
-    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("BODY_TOO_LARGE") }
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("BODY_TOO_LARGE") },
+
+    { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST") },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED") },
+    { NGX_HTTP_FORBIDDEN, ngx_string("FORBIDDEN") },
+    { NGX_HTTP_NOT_FOUND, ngx_string("NOT_FOUND") },
+    { NGX_HTTP_REQUEST_TIME_OUT, ngx_string("REQUEST_TIMEOUT") },
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, ngx_string("URI_TOO_LONG") },
+    { NGX_HTTP_TOO_MANY_REQUESTS, ngx_string("RATE_LIMITED") },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("HEADERS_TOO_LARGE") },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("INTERNAL_ERROR") },
+    { NGX_HTTP_NOT_IMPLEMENTED, ngx_string("NOT_IMPLEMENTED") },
+    { NGX_HTTP_BAD_GATEWAY, ngx_string("UPSTREAM_UNAVAILABLE") },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("SERVICE_UNAVAILABLE") },
+    { NGX_HTTP_GATEWAY_TIME_OUT, ngx_string("UPSTREAM_TIMEOUT") },
+    { 0, ngx_string("GATEWAY_ERROR") }
 };
 
 
 /*
- * nginx's own error pages that a signing location answers in the same JSON
- * as the module's errors (see ngx_http_mi_header_filter).
+ * nginx's own error responses, by the status nginx meant (see
+ * ngx_http_mi_core_status): the code and the message a signing location
+ * answers with.  The last entry takes any other status.  A message may
+ * format one argument, client_max_body_size.
  */
-static struct {
-    ngx_uint_t                  status;
-    ngx_http_mi_error_e         error;
-} ngx_http_mi_core_errors[] = {
-    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, NGX_HTTP_MI_BODY_TOO_LARGE },
-    { 0, 0 }
+static ngx_http_mi_core_error_t  ngx_http_mi_core_errors[] = {
+
+    { NGX_HTTP_BAD_REQUEST, NGX_HTTP_MI_BAD_REQUEST,
+      "malformed request line, header or body" },
+
+    { NGX_HTTP_UNAUTHORIZED, NGX_HTTP_MI_UNAUTHORIZED,
+      "this gateway requires authentication" },
+
+    { NGX_HTTP_FORBIDDEN, NGX_HTTP_MI_FORBIDDEN,
+      "access to this gateway is denied" },
+
+    { NGX_HTTP_NOT_FOUND, NGX_HTTP_MI_NOT_FOUND,
+      "nothing is served at this path" },
+
+    { NGX_HTTP_NOT_ALLOWED, NGX_HTTP_MI_METHOD_NOT_ALLOWED,
+      "method not allowed" },
+
+    /*
+     * nginx closes the connection on its own client timeouts without an
+     * answer (ngx_http_finalize_request() terminates on 408): this is for
+     * a module that answers one
+     */
+    { NGX_HTTP_REQUEST_TIME_OUT, NGX_HTTP_MI_REQUEST_TIMEOUT,
+      "the request was not received in time" },
+
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, NGX_HTTP_MI_BODY_TOO_LARGE,
+      "body larger than client_max_body_size (%O bytes)" },
+
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, NGX_HTTP_MI_URI_TOO_LONG,
+      "request line longer than large_client_header_buffers allows" },
+
+    { NGX_HTTP_TOO_MANY_REQUESTS, NGX_HTTP_MI_RATE_LIMITED,
+      "too many requests: retry later" },
+
+    { NGX_HTTP_REQUEST_HEADER_TOO_LARGE, NGX_HTTP_MI_HEADERS_TOO_LARGE,
+      "a header line, or all of them, larger than "
+      "large_client_header_buffers allows" },
+
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_MI_INTERNAL_ERROR,
+      "the gateway failed to handle the request" },
+
+    { NGX_HTTP_NOT_IMPLEMENTED, NGX_HTTP_MI_NOT_IMPLEMENTED,
+      "not implemented here (e.g. an unknown Transfer-Encoding)" },
+
+    { NGX_HTTP_BAD_GATEWAY, NGX_HTTP_MI_UPSTREAM_UNAVAILABLE,
+      "the API could not be reached or sent an invalid response" },
+
+    { NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_MI_SERVICE_UNAVAILABLE,
+      "the gateway is unavailable: retry later" },
+
+    { NGX_HTTP_GATEWAY_TIME_OUT, NGX_HTTP_MI_UPSTREAM_TIMEOUT,
+      "the API did not answer in time; the request may have reached it" },
+
+    { 0, NGX_HTTP_MI_GATEWAY_ERROR,
+      "the gateway could not serve the request" }
 };
 
 
@@ -85,7 +173,10 @@ ngx_http_mi_reject(ngx_http_request_t *r, ngx_http_mi_error_e error,
         }
     }
 
-    /* a client mistake: visible at "info", not a server problem */
+    /*
+     * "info": a client mistake, or an error nginx has logged at its own
+     * level already; this line adds the code the client was given
+     */
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mi: %V: %V", &ctx->error_code, &ctx->message);
@@ -104,6 +195,15 @@ ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
     ngx_chain_t   out;
 
     ctx->verdict = NGX_DONE;
+
+    /*
+     * A refusal decided before the body is read must not invite the body
+     * with "100 Continue", which ngx_http_discard_request_body() sends
+     * unless told the expectation was dealt with (as nginx's own error
+     * pages tell it).
+     */
+
+    r->expect_tested = 1;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
@@ -178,23 +278,21 @@ ngx_http_mi_error_body(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 
 
 /*
- * nginx refuses some requests before the module sees them, e.g. a
- * Content-Length over client_max_body_size; in a signing location its
- * HTML error page is replaced with the module's JSON.  Pages set with
- * "error_page" and responses from the upstream are left alone.
+ * In a signing location, replaces nginx's own error page with the JSON of
+ * ngx_http_mi_core_errors.  Left alone: responses that are not errors
+ * (after two comparisons), the upstream's own responses and the module's
+ * refusals (r->err_status is set only by nginx's error handling), and an
+ * operator's error_page: nginx serves it from the location that
+ * error_page names, which must be one without "mi_sign".
  */
 
 static ngx_int_t
 ngx_http_mi_header_filter(ngx_http_request_t *r)
 {
-    ngx_uint_t                 i;
-    ngx_http_mi_ctx_t         *ctx;
-    ngx_http_mi_loc_conf_t    *mlcf;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_mi_ctx_t       *ctx;
+    ngx_http_mi_loc_conf_t  *mlcf;
 
-    if (r->err_status < NGX_HTTP_BAD_REQUEST || r->error_page
-        || r != r->main)
-    {
+    if (r->headers_out.status < NGX_HTTP_BAD_REQUEST || r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -204,15 +302,74 @@ ngx_http_mi_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    for (i = 0; ngx_http_mi_core_errors[i].status; i++) {
-        if (ngx_http_mi_core_errors[i].status == r->err_status) {
-            break;
-        }
-    }
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
 
-    if (ngx_http_mi_core_errors[i].status == 0) {
+    if (r->err_status == 0) {
+
+        /* the upstream's answer, passed on as it is */
+
+        if ((r->headers_out.status == NGX_HTTP_UNAUTHORIZED
+             || r->headers_out.status == NGX_HTTP_FORBIDDEN)
+            && r->upstream && ctx && ctx->signed_request)
+        {
+            ngx_http_mi_log_upstream_refusal(r, ctx, mlcf);
+        }
+
         return ngx_http_next_header_filter(r);
     }
+
+    /*
+     * An error status, and the response of an upstream still attached: a
+     * location that "error_page ... @name" (without "=") led to.
+     */
+
+    if (r->upstream && r->upstream->cleanup) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_mi_core_error(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * The status nginx meant by r->err_status: it answers request headers too
+ * large for its buffers (494) with 400, and a request that limit_req or
+ * limit_conn rejects with the status the operator chose (503 by default).
+ * A 494 is told from a real 400 by r->lingering_close: nginx sets it
+ * before finalizing a 494, and ngx_http_special_response_handler() clears
+ * it for a 400 (nginx 1.22-1.29).
+ */
+
+static ngx_uint_t
+ngx_http_mi_core_status(ngx_http_request_t *r)
+{
+    if (r->main->limit_req_status == NGX_HTTP_MI_LIMIT_REQ_REJECTED
+        || r->main->limit_conn_status == NGX_HTTP_MI_LIMIT_CONN_REJECTED)
+    {
+        return NGX_HTTP_TOO_MANY_REQUESTS;
+    }
+
+    if (r->err_status == NGX_HTTP_BAD_REQUEST && r->lingering_close) {
+        return NGX_HTTP_REQUEST_HEADER_TOO_LARGE;
+    }
+
+    return r->err_status;
+}
+
+
+/* Records nginx's error as the module's and builds its JSON body. */
+
+static ngx_int_t
+ngx_http_mi_core_error(ngx_http_request_t *r)
+{
+    ngx_uint_t                 status;
+    ngx_http_mi_ctx_t         *ctx;
+    ngx_http_mi_core_error_t  *e;
+    ngx_http_core_loc_conf_t  *clcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
 
@@ -225,11 +382,20 @@ ngx_http_mi_header_filter(ngx_http_request_t *r)
         ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
     }
 
+    status = ngx_http_mi_core_status(r);
+
+    for (e = ngx_http_mi_core_errors; e->status; e++) {
+        if (e->status == status) {
+            break;
+        }
+    }
+
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (ngx_http_mi_reject(r, ngx_http_mi_core_errors[i].error,
-                           "body larger than client_max_body_size "
-                           "(%O bytes)", clcf->client_max_body_size)
+    /* a message without a format ignores the argument */
+
+    if (ngx_http_mi_reject(r, e->error, e->message,
+                           clcf->client_max_body_size)
         != NGX_DECLINED)
     {
         return NGX_ERROR;
@@ -240,9 +406,17 @@ ngx_http_mi_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    return ngx_http_next_header_filter(r);
+    return NGX_OK;
 }
 
+
+/*
+ * Sends the JSON body in place of nginx's page, once, and passes every
+ * later call on without its input: nginx's page is dropped, and a call
+ * without input (a flush of what the connection could not take yet, e.g.
+ * over an HTTP/2 stream whose window is closed) must reach the write
+ * filter, or the rest of the JSON body is never sent.
+ */
 
 static ngx_int_t
 ngx_http_mi_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
@@ -256,10 +430,11 @@ ngx_http_mi_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
-    if (in == NULL || ctx->error_body->pos == ctx->error_body->last) {
-        /* nginx's page is dropped; ours went out already */
-        return NGX_OK;
+    if (in == NULL || ctx->error_body_sent) {
+        return ngx_http_next_body_filter(r, NULL);
     }
+
+    ctx->error_body_sent = 1;
 
     out.buf = ctx->error_body;
     out.next = NULL;

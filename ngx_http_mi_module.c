@@ -51,8 +51,6 @@ static char *ngx_http_mi_check_max_scene_ids(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_mi_compile(ngx_conf_t *cf,
     ngx_http_mi_pattern_t *p, ngx_str_t *source, ngx_str_t *name);
-static ngx_int_t ngx_http_mi_note_key(ngx_conf_t *cf,
-    ngx_http_mi_loc_conf_t *conf);
 
 static ngx_int_t ngx_http_mi_add_variables(ngx_conf_t *cf);
 static void *ngx_http_mi_create_main_conf(ngx_conf_t *cf);
@@ -526,7 +524,8 @@ ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * The secret is read here, by the master, at start and at every reload;
  * only the HMAC key states derived from it are kept, on pages of their own
- * that core dumps leave out, and wiped when the cycle that read them goes.
+ * that core dumps leave out, and wiped when the cycle that read them goes,
+ * with a fingerprint for the log (ngx_http_mi_log_keys).
  */
 
 static char *
@@ -720,7 +719,7 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
     }
 
     mi_sign_key_init(key->state, start, end - start);
-    mi_sign_fingerprint(start, end - start, key->fingerprint);
+    mi_key_fingerprint(start, end - start, key->fingerprint);
     key->loaded = ngx_time();
 
     rc = NGX_OK;
@@ -912,7 +911,21 @@ ngx_http_mi_add_variables(ngx_conf_t *cf)
 static void *
 ngx_http_mi_create_main_conf(ngx_conf_t *cf)
 {
-    return ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_main_conf_t));
+    ngx_http_mi_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&mmcf->keys, cf->pool, 1,
+                       sizeof(ngx_http_mi_key_use_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return mmcf;
 }
 
 
@@ -1034,55 +1047,11 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_mi_note_key(cf, conf) != NGX_OK) {
+    if (ngx_http_mi_key_in_use(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* Each access key and secret pair a location signs with, listed once. */
-
-static ngx_int_t
-ngx_http_mi_note_key(ngx_conf_t *cf, ngx_http_mi_loc_conf_t *conf)
-{
-    ngx_uint_t                i;
-    ngx_http_mi_key_use_t    *use;
-    ngx_http_mi_main_conf_t  *mmcf;
-
-    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
-
-    if (mmcf->keys.elts == NULL
-        && ngx_array_init(&mmcf->keys, cf->pool, 2,
-                          sizeof(ngx_http_mi_key_use_t))
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    use = mmcf->keys.elts;
-
-    for (i = 0; i < mmcf->keys.nelts; i++) {
-        if (use[i].key == conf->key
-            && use[i].access_key.len == conf->access_key.len
-            && ngx_strncmp(use[i].access_key.data, conf->access_key.data,
-                           conf->access_key.len)
-               == 0)
-        {
-            return NGX_OK;
-        }
-    }
-
-    use = ngx_array_push(&mmcf->keys);
-    if (use == NULL) {
-        return NGX_ERROR;
-    }
-
-    use->access_key = conf->access_key;
-    use->key = conf->key;
-
-    return NGX_OK;
 }
 
 
@@ -1137,7 +1106,10 @@ ngx_http_mi_init(ngx_conf_t *cf)
 }
 
 
-/* At start and at every reload: which module, for which nginx and OpenSSL. */
+/*
+ * At start and at every reload: which module, for which nginx and OpenSSL,
+ * and which keys.
+ */
 
 static ngx_int_t
 ngx_http_mi_init_module(ngx_cycle_t *cycle)
@@ -1146,6 +1118,8 @@ ngx_http_mi_init_module(ngx_cycle_t *cycle)
                   "ngx_http_mi_module/" NGX_HTTP_MI_VERSION
                   " (nginx/" NGINX_VERSION ", %s)",
                   OpenSSL_version(OPENSSL_VERSION));
+
+    ngx_http_mi_log_keys(cycle);
 
     return NGX_OK;
 }

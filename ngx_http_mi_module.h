@@ -12,6 +12,8 @@
  *   ngx_http_mi_prometheus.c the counters in Prometheus's format (mi_metrics)
  *   ngx_http_mi_health.c     the readiness rule and its JSON (mi_health)
  *   ngx_http_mi_request_id.c $mi_request_id
+ *   ngx_http_mi_log.c        what the error log tells the operator: the
+ *                            keys in use, why the upstream refused one
  */
 
 #ifndef _NGX_HTTP_MI_MODULE_H_INCLUDED_
@@ -36,6 +38,7 @@
 #define NGX_HTTP_MI_HEALTH_WINDOW  60
 
 
+/* The codes of the JSON errors: the module's refusals, then nginx's own. */
 typedef enum {
     NGX_HTTP_MI_ROUTE_NOT_FOUND = 0,
     NGX_HTTP_MI_METHOD_NOT_ALLOWED,
@@ -44,6 +47,22 @@ typedef enum {
     NGX_HTTP_MI_INVALID_JSON,
     NGX_HTTP_MI_INVALID_BODY,
     NGX_HTTP_MI_BODY_TOO_LARGE,
+
+    NGX_HTTP_MI_BAD_REQUEST,
+    NGX_HTTP_MI_UNAUTHORIZED,
+    NGX_HTTP_MI_FORBIDDEN,
+    NGX_HTTP_MI_NOT_FOUND,
+    NGX_HTTP_MI_REQUEST_TIMEOUT,
+    NGX_HTTP_MI_URI_TOO_LONG,
+    NGX_HTTP_MI_RATE_LIMITED,
+    NGX_HTTP_MI_HEADERS_TOO_LARGE,
+    NGX_HTTP_MI_INTERNAL_ERROR,
+    NGX_HTTP_MI_NOT_IMPLEMENTED,
+    NGX_HTTP_MI_UPSTREAM_UNAVAILABLE,
+    NGX_HTTP_MI_SERVICE_UNAVAILABLE,
+    NGX_HTTP_MI_UPSTREAM_TIMEOUT,
+    NGX_HTTP_MI_GATEWAY_ERROR,
+
     NGX_HTTP_MI_ERROR_COUNT                 /* not a code: how many */
 } ngx_http_mi_error_e;
 
@@ -70,16 +89,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
-
-    ngx_shm_zone_t             *metrics;    /* NULL: nothing is counted */
-    ngx_uint_t                  metrics_wanted;  /* mi_metrics, mi_health */
-    ngx_array_t                 keys;       /* of ngx_http_mi_key_use_t */
-    ngx_int_t                   request_id_index;
-} ngx_http_mi_main_conf_t;
-
-
-typedef struct {
     mi_sign_key_t              *state;      /* on pages of its own */
     ngx_str_t                   file;
     u_char                      fingerprint[MI_FINGERPRINT_LEN];
@@ -87,11 +96,21 @@ typedef struct {
 } ngx_http_mi_key_t;
 
 
-/* A key as signing locations use it, for metrics and readiness. */
+/* An access key id and a secret that some signing location uses. */
 typedef struct {
     ngx_str_t                   access_key;
     ngx_http_mi_key_t          *key;
 } ngx_http_mi_key_use_t;
+
+
+typedef struct {
+    ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
+    ngx_array_t                 keys;       /* of ngx_http_mi_key_use_t */
+
+    ngx_shm_zone_t             *metrics;    /* NULL: nothing is counted */
+    ngx_uint_t                  metrics_wanted;  /* mi_metrics, mi_health */
+    ngx_int_t                   request_id_index;
+} ngx_http_mi_main_conf_t;
 
 
 /* What the upstream answered lately, for the readiness rule. */
@@ -159,6 +178,7 @@ typedef struct {
     u_char                      timestamp_buf[NGX_INT64_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
     unsigned                    signed_request:1;
+    unsigned                    error_body_sent:1;
 } ngx_http_mi_ctx_t;
 
 
@@ -207,6 +227,13 @@ ngx_uint_t ngx_http_mi_ready(ngx_http_request_t *r,
 ngx_int_t ngx_http_mi_request_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_mi_request_id_init(ngx_conf_t *cf);
+
+/* ngx_http_mi_log.c */
+ngx_int_t ngx_http_mi_key_in_use(ngx_conf_t *cf,
+    ngx_http_mi_loc_conf_t *mlcf);
+void ngx_http_mi_log_keys(ngx_cycle_t *cycle);
+void ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx, ngx_http_mi_loc_conf_t *mlcf);
 
 
 extern ngx_module_t  ngx_http_mi_module;

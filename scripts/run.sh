@@ -2,11 +2,16 @@
 # make run: nginx with ngx_http_mi_module in the foreground on 127.0.0.1:8080.
 #
 # With NCP_ACCESS_KEY and NCP_SECRET_KEY set it forwards to the real API,
-# https://mi.apigw.ntruss.com, over verified TLS with a keepalive upstream.
-# Without them it starts the bundled mock gateway (t/mock/mi-mock.pl), which
-# checks every signature, so one curl shows a signed round trip.
+# https://mi.apigw.ntruss.com, over verified TLS, as the README's production
+# configuration does: the API's name resolved again while nginx runs (with
+# the first nameserver of /etc/resolv.conf), by "server ... resolve" on
+# nginx 1.27.3+ and by a variable in proxy_pass before.  Without them it
+# starts the bundled mock gateway (t/mock/mi-mock.pl), which checks every
+# signature, so one curl shows a signed round trip.  Both use the README's
+# timeouts and retries.
 #
-# Everything it writes lives under ./run (or $MI_RUN_DIR).
+# Everything it writes lives under ./run (or $MI_RUN_DIR).  With
+# MI_RUN_CHECK=1 it writes the configuration, tests it and stops there.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,17 +35,43 @@ if [ -n "${NCP_ACCESS_KEY:-}" ] && [ -n "${NCP_SECRET_KEY:-}" ]; then
     esac
     printf '%s\n' "$NCP_SECRET_KEY" > "$run/secret"
 
-    upstream_conf="
-    upstream mi.apigw.ntruss.com {
-        server mi.apigw.ntruss.com:443;
-        keepalive 16;
-    }"
-    proxy_conf="
-            proxy_pass https://mi.apigw.ntruss.com;
+    ns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
+    case ${ns:-} in
+        "") echo "run: no nameserver in /etc/resolv.conf" >&2; exit 1 ;;
+        *:*) ns="[$ns]" ;;
+    esac
+
+    version=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')
+    resolver_conf="
+    resolver $ns valid=30s ipv6=off;
+    resolver_timeout 5s;"
+    tls_conf="
             proxy_ssl_server_name on;
             proxy_ssl_verify on;
             proxy_ssl_verify_depth 4;
             proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;"
+
+    if [ "$(printf '%s\n' 1.27.3 "$version" | sort -V | head -1)" = 1.27.3 ]
+    then
+        upstream_conf="$resolver_conf
+
+    upstream mi.apigw.ntruss.com {
+        zone mi_api 64k;
+        server mi.apigw.ntruss.com:443 resolve;
+        keepalive 16;
+        keepalive_timeout 20s;
+    }"
+        proxy_conf="
+            proxy_pass https://mi.apigw.ntruss.com;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";$tls_conf"
+    else
+        upstream_conf=$resolver_conf
+        proxy_conf="
+            set \$ncp_mi_host mi.apigw.ntruss.com;
+            proxy_pass https://\$ncp_mi_host;
+            proxy_http_version 1.1;$tls_conf"
+    fi
 else
     mode=mock
     access_key=DEMO_ACCESS_KEY
@@ -54,8 +85,19 @@ else
         keepalive 16;
     }"
     proxy_conf="
-            proxy_pass http://mi_mock;"
+            proxy_pass http://mi_mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";"
 fi
+
+# The README's timeouts and retries (t/060-make-run.t checks they match).
+retry_conf="
+            proxy_connect_timeout       5s;
+            proxy_send_timeout          10s;
+            proxy_read_timeout          30s;
+            proxy_next_upstream         error timeout;
+            proxy_next_upstream_tries   3;
+            proxy_next_upstream_timeout 10s;"
 
 cat > "$run/nginx.conf" <<CONF
 load_module $module;
@@ -87,9 +129,7 @@ $upstream_conf
         mi_access_key $access_key;
         mi_secret_key_file $run/secret;
 
-        location /api/v1/ {$proxy_conf
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
+        location /api/v1/ {$proxy_conf$retry_conf
             include $top/conf/mi-request-id.conf;
         }
 
@@ -121,6 +161,8 @@ if [ "$mode" = mock ]; then
 fi
 
 nginx -t -q -p "$run/" -c "$run/nginx.conf" -e "$run/error.log"
+
+[ "${MI_RUN_CHECK:-}" = 1 ] && exit 0
 
 p=/api/v1/workspaces/my-workspace/projects/1234/assets/5678/scene-summary
 cat <<MSG

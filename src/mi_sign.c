@@ -20,9 +20,6 @@
 
 #define MI_SHA256_BLOCK  64
 
-/* Hashed before the secret, NUL included; "v1" changes with the scheme. */
-#define MI_FINGERPRINT_LABEL  "ngx_http_mi_module fingerprint v1"
-
 
 void
 mi_sign_key_init(mi_sign_key_t *key, const unsigned char *secret, size_t len)
@@ -57,6 +54,34 @@ mi_sign_key_init(mi_sign_key_t *key, const unsigned char *secret, size_t len)
 
     OPENSSL_cleanse(block, sizeof(block));
     OPENSSL_cleanse(pad, sizeof(pad));
+}
+
+
+void
+mi_key_fingerprint(const unsigned char *secret, size_t len,
+    unsigned char *out)
+{
+    size_t         i;
+    SHA256_CTX     ctx;
+    unsigned char  digest[SHA256_DIGEST_LENGTH];
+
+    static const char  hex[] = "0123456789abcdef";
+
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, MI_FINGERPRINT_LABEL,
+                  sizeof(MI_FINGERPRINT_LABEL) - 1);
+    SHA256_Update(&ctx, secret, len);
+    SHA256_Final(digest, &ctx);
+
+    for (i = 0; i < MI_FINGERPRINT_LEN / 2; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0x0f];
+    }
+
+    /* the context held the secret in its block buffer */
+
+    OPENSSL_cleanse(&ctx, sizeof(ctx));
+    OPENSSL_cleanse(digest, sizeof(digest));
 }
 
 
@@ -100,30 +125,6 @@ mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method, mi_sign_str_t path,
     (void) mi_base64_encode(digest, sizeof(digest), out);
 
     OPENSSL_cleanse(&ctx, sizeof(ctx));
-}
-
-
-void
-mi_sign_fingerprint(const unsigned char *secret, size_t len,
-    unsigned char *out)
-{
-    size_t         i;
-    SHA256_CTX     ctx;
-    unsigned char  digest[SHA256_DIGEST_LENGTH];
-    static const char  hex[] = "0123456789abcdef";
-
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, MI_FINGERPRINT_LABEL, sizeof(MI_FINGERPRINT_LABEL));
-    SHA256_Update(&ctx, secret, len);
-    SHA256_Final(digest, &ctx);
-
-    for (i = 0; i < MI_FINGERPRINT_LEN / 2; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 0x0f];
-    }
-
-    OPENSSL_cleanse(&ctx, sizeof(ctx));
-    OPENSSL_cleanse(digest, sizeof(digest));
 }
 
 

@@ -21,8 +21,14 @@
 /* Base64 of a 32-byte HMAC-SHA256, with '=' padding. */
 #define MI_SIGNATURE_LEN  44
 
-/* Hex digits of a key's fingerprint. */
-#define MI_FINGERPRINT_LEN  8
+/*
+ * A secret's fingerprint: the first 8 hex digits of SHA-256 over this label
+ * and the secret, so that two hosts' secrets can be compared in their logs
+ * without either being revealed:
+ *   printf 'mi-secret-fingerprint:%s' "$SECRET" | sha256sum | cut -c1-8
+ */
+#define MI_FINGERPRINT_LABEL  "mi-secret-fingerprint:"
+#define MI_FINGERPRINT_LEN    8
 
 
 typedef struct {
@@ -41,6 +47,10 @@ typedef struct {
 void mi_sign_key_init(mi_sign_key_t *key, const unsigned char *secret,
     size_t len);
 
+/* Writes the MI_FINGERPRINT_LEN lowercase hex digits of secret's print. */
+void mi_key_fingerprint(const unsigned char *secret, size_t len,
+    unsigned char *out);
+
 /* Wipes the key's states. */
 void mi_sign_key_wipe(mi_sign_key_t *key);
 
@@ -52,16 +62,6 @@ void mi_sign_key_wipe(mi_sign_key_t *key);
 void mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method,
     mi_sign_str_t path, int has_args, mi_sign_str_t args,
     mi_sign_str_t timestamp, mi_sign_str_t access_key, unsigned char *out);
-
-/*
- * Writes the MI_FINGERPRINT_LEN lowercase hex digits that name a secret in
- * logs and metrics: the start of SHA-256("ngx_http_mi_module fingerprint
- * v1" NUL secret).  The label keeps it from being a plain SHA-256 of the
- * secret that could be looked up; 32 bits tell keys apart, nothing more.
- * No NUL is written.
- */
-void mi_sign_fingerprint(const unsigned char *secret, size_t len,
-    unsigned char *out);
 
 /* Standard Base64 with padding of len bytes; returns the length written. */
 size_t mi_base64_encode(const unsigned char *src, size_t len,

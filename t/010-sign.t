@@ -130,14 +130,7 @@ is_deeply($r->{h}{'content-type'}, ['application/json'],
           'GET: Content-Type application/json added');
 
 # targets signed exactly as sent
-for my $target ('/a%20b/c+d?q=%20x+y',
-                "/quote/'()'?p='()'",
-                '/slash/a%2Fb?path=%2Fetc%2F',
-                '/utf8/%EA%B0%80%EB%82%98?q=%ED%95%9C',
-                '/empty-query?',
-                '/mixed/%7e/%7E?a=1&a=2&b=',
-                '/double//slash/./dot/../x')
-{
+for my $target (@MiTest::TARGETS) {
     $res = MiTest::http($port, 'GET', $target);
     is($res->{status}, 200, "target $target: 200");
     upstream_got("target $target", target => $target);

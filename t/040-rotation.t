@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # Key rotation: the secret file is read at start and at every reload, and
-# only then; a reload with a broken file keeps the running key.
+# only then; a reload with a broken file keeps the running key.  Each
+# configuration logs its keys' fingerprints, so a rotation shows in the log.
 
 use strict;
 use warnings;
@@ -8,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use Digest::SHA qw(sha256_hex);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use MiTest;
@@ -41,6 +43,18 @@ sub last_seen {
     return $r[-1];
 }
 
+# the key notices so far, as "ACCESS_KEY FINGERPRINT"
+sub key_notices {
+    return map { /\[notice\] .* mi: access key "(\S+)", secret fingerprint (\w+)/
+                 ? "$1 $2" : () }
+           split /\n/, MiTest::read_file($ngx->{error_log});
+}
+
+sub fingerprint { substr(sha256_hex("mi-secret-fingerprint:$_[0]"), 0, 8) }
+
+is_deeply([key_notices()], ['AK_OLD ' . fingerprint($old)],
+          'start: the key and its fingerprint logged');
+
 my $res = MiTest::http($port, 'GET', '/one');
 is($res->{status}, 200, 'old key: 200');
 is(last_seen()->{h}{'x-ncp-iam-access-key'}[0], 'AK_OLD', 'old access key');
@@ -57,6 +71,10 @@ $conf2 =~ s/%%PORT%%/$port/;
 $t->write_file($ngx->{conf}, $t->nginx_conf(
     ($ngx->{conf} =~ m{/([^/]+)\.conf$})[0], $conf2), 0644);
 $t->reload_nginx($ngx);
+
+is_deeply([key_notices()],
+          ['AK_OLD ' . fingerprint($old), 'AK_NEW ' . fingerprint($new)],
+          'reload: the new key and its fingerprint logged');
 
 $res = MiTest::http($port, 'GET', '/after-reload');
 is($res->{status}, 200, 'after reload: 200');
@@ -87,6 +105,8 @@ while (time < $deadline) {
     sleep 0.05;
 }
 ok($failed, 'reload with an empty secret file: error logged');
+is(scalar(() = key_notices()), 2,
+   'reload with an empty secret file: no key logged');
 
 $res = MiTest::http($port, 'GET', '/after-bad-reload');
 is($res->{status}, 200, 'after a failed reload: still serving');

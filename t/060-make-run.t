@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use JSON::PP ();
+use IO::Socket::INET;
 use Test::More;
 use MiTest;
 
@@ -73,11 +74,40 @@ like(MiTest::read_file("$t->{dir}/run.out"),
 is((stat $run)[2] & 0777, 0711, 'its folder: 0711');
 is((stat "$run/secret")[2] & 0777, 0600, 'the demo secret: 0600');
 
+my $conf = MiTest::read_file("$run/nginx.conf");
+my @readme = MiTest::readme_retry_directives();
+is_deeply([grep { my $d = $_; $conf =~ /^\s*\Q$d\E$/m } @readme], \@readme,
+          'the README\'s timeouts and retries, all ' . scalar(@readme));
+
 my $secret = MiTest::read_file("$run/secret");
 chomp $secret;
 push @{ $t->{secrets} }, $secret;
 
+# with credentials: the production configuration, checked but not started
+{
+    my $real = "$t->{dir}/real";
+    my $fake = $t->new_secret;
+    my $real_port = MiTest::free_port();
+    local $ENV{MI_RUN_DIR} = $real;
+    local $ENV{MI_PORT} = $real_port;
+    local $ENV{MI_RUN_CHECK} = 1;
+    local $ENV{NCP_ACCESS_KEY} = 'AKREAL';
+    local $ENV{NCP_SECRET_KEY} = $fake;
+    my $out = `bash $MiTest::ROOT/scripts/run.sh 2>&1`;
+    is($?, 0, 'with credentials, MI_RUN_CHECK=1: the configuration tests ok')
+        or diag($out);
+    my $c = MiTest::read_file("$real/nginx.conf");
+    like($c, qr/^\s*resolver \S+ valid=30s ipv6=off;$/m,
+         'with credentials: a resolver with valid=');
+    like($c, qr{proxy_pass https://(\$ncp_mi_host|mi\.apigw\.ntruss\.com);},
+         'with credentials: the API, resolved while running');
+    is_deeply([grep { my $d = $_; $c =~ /^\s*\Q$d\E$/m } @readme], \@readme,
+              'with credentials: the README\'s timeouts and retries');
+    ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$real_port"),
+       'with credentials, MI_RUN_CHECK=1: nginx not started');
+}
+
 $t->stop_all;
-$t->check_logs("$run/secret", "$run/mock.keys");
+$t->check_logs("$run/secret", "$run/mock.keys", "$t->{dir}/real/secret");
 
 done_testing;

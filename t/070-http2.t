@@ -12,9 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use MiTest;
 
-plan skip_all => 'no curl' if system('curl --version >/dev/null 2>&1');
-plan skip_all => "$MiTest::NGINX has no HTTP/2"
-    unless `$MiTest::NGINX -V 2>&1` =~ /http_v2_module/;
+MiTest::require_http2(curl => 1);
 
 my $t = MiTest->new;
 my $secret = $t->new_secret;
@@ -33,25 +31,9 @@ my $ngx = $t->start_nginx(<<"EOF");
     }
 EOF
 
-my $base = "http://127.0.0.1:$ngx->{port}";
 my $P = '/api/v1/workspaces/my-ws/projects/1234/assets/5678';
 
-# status and body from curl; the body goes through a file, byte for byte
-sub h2 {
-    my ($method, $target, %opt) = @_;
-    my @cmd = ('curl', '-s', '--http2-prior-knowledge', '-X', $method,
-               '-o', "$t->{dir}/h2.out", '-w', '%{http_code} %{http_version}');
-    push @cmd, '-H', $_ for @{ $opt{headers} // [] };
-    if (defined $opt{body}) {
-        $t->write_file('h2.in', $opt{body});
-        push @cmd, '--data-binary', "\@$t->{dir}/h2.in";
-    }
-    open my $fh, '-|', @cmd, "$base$target" or die "curl: $!";
-    my ($status, $version) = split ' ', scalar <$fh>;
-    close $fh;
-    return { status => $status, version => $version,
-             body => MiTest::read_file("$t->{dir}/h2.out") };
-}
+sub h2 { $t->h2($ngx->{port}, @_) }
 
 sub upstream_last { ($t->mock_requests($mock))[-1] }
 

@@ -309,7 +309,7 @@ ok(!grep({ /route=(?!index\.request|asset\.request)/ }
    'body: only the routes that take one');
 
 # keys, build, readiness
-my $fp = substr(sha256_hex("ngx_http_mi_module fingerprint v1\0$secret"), 0, 8);
+my $fp = substr(sha256_hex("mi-secret-fingerprint:$secret"), 0, 8);
 is_deeply(PromText::samples($p, 'nginx_mi_key_info'),
           { "nginx_mi_key_info{access_key=AK,fingerprint=$fp,"
             . "location_key=$file}" => 1 },
@@ -390,7 +390,7 @@ my $new = $t->new_secret;
 $t->write_file($file, "$new\n");
 $t->reload_nginx($ngx);
 my $rotated = parsed();
-my $fp2 = substr(sha256_hex("ngx_http_mi_module fingerprint v1\0$new"), 0, 8);
+my $fp2 = substr(sha256_hex("mi-secret-fingerprint:$new"), 0, 8);
 is_deeply([keys %{ PromText::samples($rotated, 'nginx_mi_key_info') }],
           ["nginx_mi_key_info{access_key=AK,fingerprint=$fp2,"
            . "location_key=$file}"], 'rotation: the new fingerprint');

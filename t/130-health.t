@@ -58,7 +58,7 @@ EOF
 my $port = $ngx->{port};
 
 sub fp {
-    return substr(sha256_hex("ngx_http_mi_module fingerprint v1\0$_[0]"),
+    return substr(sha256_hex("mi-secret-fingerprint:$_[0]"),
                   0, 8);
 }
 

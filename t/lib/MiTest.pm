@@ -26,6 +26,16 @@ our $MOCK = "$ROOT/t/mock/mi-mock.pl";
 
 my @instances;
 
+# Request-targets that nginx must forward, and the module sign, byte for
+# byte: escapes, '+', an escaped '/', UTF-8, an empty query, dot segments.
+our @TARGETS = ('/a%20b/c+d?q=%20x+y',
+                "/quote/'()'?p='()'",
+                '/slash/a%2Fb?path=%2Fetc%2F',
+                '/utf8/%EA%B0%80%EB%82%98?q=%ED%95%9C',
+                '/empty-query?',
+                '/mixed/%7e/%7E?a=1&a=2&b=',
+                '/double//slash/./dot/../x');
+
 END {
     $_->stop_all for grep { defined } @instances;
 }
@@ -56,6 +66,16 @@ sub new {
 
 
 sub dir { $_[0]{dir} }
+
+
+# Skips the test unless nginx has HTTP/2 and (with curl => 1) curl is here.
+sub require_http2 {
+    my (%opt) = @_;
+    plan skip_all => 'no curl'
+        if $opt{curl} && system('curl --version >/dev/null 2>&1');
+    plan skip_all => "$NGINX has no HTTP/2"
+        unless `$NGINX -V 2>&1` =~ /http_v2_module/;
+}
 
 
 # A fresh random secret; remembered so that leak checks look for it.
@@ -131,9 +151,12 @@ sub spawn {
 }
 
 
-# Starts the mock gateway; keys: { ACCESS_KEY => SECRET, ... }.
+# Starts the mock gateway; keys: { ACCESS_KEY => SECRET, ... }, and
+# options of the mock as "-name => value" (e.g. -clock_offset => 360).
 sub start_mock {
     my ($self, %keys) = @_;
+    my @opts = map { ('--' . ($_ =~ s/^-//r =~ tr/_/-/r), delete $keys{$_}) }
+               grep { /^-/ } keys %keys;
     my $n = ++$self->{seq};
     my $port = free_port();
     my $keys = $self->write_file("mock$n.keys",
@@ -144,10 +167,47 @@ sub start_mock {
 
     local $ENV{MI_MOCK_QUIET} = 1;
     $self->spawn("$self->{dir}/mock$n.out", $^X, $MOCK, '--port', $port,
-                 '--keys', $keys, '--log', $log);
+                 '--keys', $keys, '--log', $log, @opts);
     wait_port($port, 'mock');
 
     return { port => $port, log => $log };
+}
+
+
+# Starts the DNS mock (every name is 127.0.0.1, with the given TTL);
+# returns once it answers.
+sub start_dns {
+    my ($self, %opt) = @_;
+    my $n = ++$self->{seq};
+    my $port = free_port();
+    my $log = "$self->{dir}/dns$n.log";
+
+    $self->write_file($log, '', 0644);
+    $self->spawn("$self->{dir}/dns$n.out", $^X, "$ROOT/t/mock/dns-mock.pl",
+                 '--port', $port, '--log', $log, '--ttl', $opt{ttl} // 1);
+
+    # a probe query, until it is answered
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Proto => 'udp') or die "udp: $@";
+    my $probe = pack('nnnnnn', 1, 0x0100, 1, 0, 0, 0)
+        . "\x05probe\x07invalid\x00" . pack('nn', 1, 1);
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        $s->send($probe);
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        return { port => $port, log => $log }
+            if select(my $rout = $rin, undef, undef, 0.1) && $s->recv(my $r, 512);
+    }
+
+    die "the DNS mock did not answer on 127.0.0.1:$port within 10 s";
+}
+
+
+# The names the DNS mock was asked for, as "NAME TYPE", oldest first.
+sub dns_queries {
+    my ($self, $dns) = @_;
+    return grep { !/^probe\.invalid / } split /\n/, read_file($dns->{log});
 }
 
 
@@ -198,11 +258,12 @@ sub mock_record {
 }
 
 
-# opt: workers (worker_processes, 1 unless given).
+# opt: workers (worker_processes, 1 unless given), log_level (debug).
 sub nginx_conf {
     my ($self, $name, $http, %opt) = @_;
     my $d = $self->{dir};
     my $workers = $opt{workers} // 1;
+    my $level = $opt{log_level} // 'debug';
 
     mkdir "$d/$name";
 
@@ -215,7 +276,7 @@ master_process on;
 worker_processes $workers;
 user root root;
 pid $d/$name/nginx.pid;
-error_log $d/$name/error.log debug;
+error_log $d/$name/error.log $level;
 
 events {
     worker_connections 256;
@@ -345,7 +406,7 @@ sub error_log_new {
 
 
 # Starts nginx with an http{} body in which %%PORT%% is its listen port;
-# opt: port, and those of nginx_conf.
+# opt: port, and those of nginx_conf (workers, log_level).
 sub start_nginx {
     my ($self, $http, %opt) = @_;
     my $name = 'nginx' . ++$self->{seq};
@@ -528,6 +589,15 @@ sub check_no_secret_leaked {
 }
 
 
+# The timeout and retry directives of the README's production
+# configuration, as written there.
+sub readme_retry_directives {
+    my ($conf) = read_file("$ROOT/README.md")
+        =~ /^## Production configuration\n.*?```nginx\n(.*?)```/ms;
+    return ($conf // '') =~ /^\s*((?:proxy_(?:connect|send|read)_timeout|proxy_next_upstream\S*)\s.*)$/mg;
+}
+
+
 # --- validation checks ---------------------------------------------------
 
 # Sends one request (a raw string, or [method, target, %http_opts]) and
@@ -539,20 +609,7 @@ sub rejected {
     my $res = ref $req ? http($port, @$req) : http_raw($port, $req);
 
     subtest "rejected: $name" => sub {
-        is($res->{status}, $want{status}, 'status');
-        like($res->{h}{'content-type'} // '', qr{^application/json$},
-             'Content-Type: application/json');
-        if ($want{head}) {
-            is($res->{body}, '', 'HEAD: no body');
-        } else {
-            my $j = json_body($res);
-            ok($j && ref $j eq 'HASH', 'a JSON object') or diag($res->{body});
-            is_deeply([sort keys %{ $j // {} }], ['code', 'message'],
-                      'members: code, message');
-            is($j->{code}, $want{code}, "code $want{code}");
-            like($j->{message} // '', $want{message}, 'message')
-                if $want{message};
-        }
+        is_json_error($res, %want);
         is($res->{h}{allow}, $want{allow}, "Allow: $want{allow}")
             if exists $want{allow};
         is(scalar $self->mock_requests($mock), $before,
@@ -560,6 +617,30 @@ sub rejected {
     };
 
     return $res;
+}
+
+
+# Checks that a response is the module's JSON error; want: status, code,
+# message (a regex, optional), head (a response to HEAD: no body).
+sub is_json_error {
+    my ($res, %want) = @_;
+
+    is($res->{status}, $want{status}, "status $want{status}");
+    like($res->{h}{'content-type'} // '', qr{^application/json$},
+         'Content-Type: application/json');
+
+    if ($want{head}) {
+        is($res->{body}, '', 'HEAD: no body');
+        return;
+    }
+
+    my $j = json_body($res);
+    ok($j && ref $j eq 'HASH', 'a JSON object') or diag($res->{body});
+    is_deeply([sort keys %{ $j // {} }], ['code', 'message'],
+              'members: code, message');
+    is($j->{code}, $want{code}, "code $want{code}");
+    like($j->{message} // '', $want{message}, 'message')
+        if $want{message};
 }
 
 
@@ -590,14 +671,22 @@ sub accepted {
 
 # --- a raw HTTP/1.x client ---------------------------------------------
 
-# Sends raw bytes, reads every response on the connection until it closes
-# (or n responses arrived); returns a list of { status, headers, h, body }.
-sub http_raw {
-    my ($port, $raw, %opt) = @_;
+# A TCP connection to 127.0.0.1:port, in binary mode.
+sub connect_to {
+    my ($port) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
                                   Timeout => 10)
         or die "connect 127.0.0.1:$port: $@";
     binmode $s;
+    return $s;
+}
+
+
+# Sends raw bytes, reads every response on the connection until it closes
+# (or n responses arrived); returns a list of { status, headers, h, body }.
+sub http_raw {
+    my ($port, $raw, %opt) = @_;
+    my $s = connect_to($port);
 
     my @chunks = ref $raw ? @$raw : ($raw);
     for my $c (@chunks) {
@@ -651,8 +740,8 @@ sub parse_response {
 
     my $body = '';
 
-    if ($head) {
-        # a response to HEAD has no body, whatever its headers say
+    if ($head || $status =~ /^1/) {
+        # a response to HEAD, or an interim one, has no body
 
     } elsif (($h{'transfer-encoding'} // '') =~ /chunked/i) {
         while (1) {
@@ -701,6 +790,61 @@ sub http {
     $raw .= $body if defined $body;
 
     return http_raw($port, $raw, head => $method eq 'HEAD');
+}
+
+
+# One request over HTTP/2 (cleartext, prior knowledge) with curl: method,
+# target, headers => ["Name: value", ...], body => STRING.  Returns
+# { status, version, h, body, exit }: status is 0 and exit curl's code when
+# no response came (e.g. the connection was closed or reset).
+sub h2 {
+    my ($self, $port, $method, $target, %opt) = @_;
+    my $n = ++$self->{seq};
+    my ($head, $out) = ("$self->{dir}/h2-$n.head", "$self->{dir}/h2-$n.out");
+    my @cmd = ('curl', '-s', '--http2-prior-knowledge', '-X', $method,
+               '-D', $head, '-o', $out, '-w', '%{http_code} %{http_version}');
+
+    push @cmd, '-H', $_ for @{ $opt{headers} // [] };
+
+    if (defined $opt{body}) {
+        $self->write_file("h2-$n.in", $opt{body});
+        push @cmd, '--data-binary', "\@$self->{dir}/h2-$n.in";
+    }
+
+    open my $fh, '-|', @cmd, "http://127.0.0.1:$port$target"
+        or die "curl: $!";
+    my ($status, $version) = split ' ', scalar(<$fh>) // '';
+    close $fh;
+
+    my %h;
+    for (split /\r\n/, read_file($head)) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $h{lc $k} = $v;
+    }
+
+    return { status => $status + 0, version => $version, h => \%h,
+             body => read_file($out), exit => $? >> 8 };
+}
+
+
+# One request over HTTP/2 with MiH2Raw, the same way: for a request whose body
+# nginx answers before reading it.  curl may then report the RST_STREAM
+# that follows the early answer (exit 92) without the answer itself, with
+# or without this module; MiH2Raw reads every frame in order.  Headers are
+# [name, value].
+sub h2_early {
+    my ($port, $method, $target, %opt) = @_;
+    require MiH2Raw;
+    my $h2 = MiH2Raw->new($port);
+    my $id = $h2->request($method, $target, %opt,
+                          headers => [map { [lc $_->[0], $_->[1]] }
+                                      @{ $opt{headers} // [] }]);
+    $h2->pump(sub { $_[0]->stream($id)->{ended} }, 30);
+    my $st = $h2->stream($id);
+    $h2->close;
+
+    return { status => $st->{status} // 0, version => '2', h => $st->{h},
+             body => $st->{body} };
 }
 
 

@@ -5,15 +5,27 @@
 # records what it received, one JSON line a request.
 #
 #   mi-mock.pl --port N --keys FILE [--log FILE] [--window-ms N]
+#              [--clock-offset SECONDS]
 #
 # FILE holds "ACCESS_KEY SECRET" lines.  A request that passes gets
 # 200 {"code":"0","message":"success","result":{...}}; one that fails gets
-# the gateway's 401 {"error":{"errorCode":"200","message":...}}.
+# the gateway's 401 {"error":{"errorCode":"200","message":...}}.  Every
+# answer has a Date header.  --clock-offset runs the mock's clock that far
+# ahead (or behind): its Date, and the window the timestamp must fall in.
 #
-# For the tests of what nginx makes of other answers, the query string of a
-# request may ask for one (the signature is checked first all the same):
-# mock_status=NNN answers NNN, mock_delay_ms=N answers N ms late, and
-# mock_close=1 closes the connection without answering.
+# For the failure tests, a request header "X-Mock" makes it misbehave once
+# the request is recorded:
+#   hang          never answer (until the peer closes)
+#   reset         close the connection with a TCP reset
+#   close         close the connection without an answer
+#   big-header    answer 200 with a 64 KiB header
+#   status NNN    answer NNN with the gateway's JSON error envelope
+#                 (and "status NNN no-date": without a Date header)
+#
+# The query string of a request may also ask for an answer (the signature
+# is checked first all the same): mock_status=NNN answers NNN,
+# mock_delay_ms=N answers N ms late, and mock_close=1 closes the
+# connection without answering.
 
 use strict;
 use warnings;
@@ -25,15 +37,18 @@ use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use Fcntl qw(:flock);
 use POSIX ();
+use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes ();
 
-my ($port, $keys_file, $log_file, $window_ms) = (0, undef, undef, 300_000);
+my ($port, $keys_file, $log_file, $window_ms, $clock_offset)
+    = (0, undef, undef, 300_000, 0);
 
 GetOptions(
-    'port=i'      => \$port,
-    'keys=s'      => \$keys_file,
-    'log=s'       => \$log_file,
-    'window-ms=i' => \$window_ms,
+    'port=i'         => \$port,
+    'keys=s'         => \$keys_file,
+    'log=s'          => \$log_file,
+    'window-ms=i'    => \$window_ms,
+    'clock-offset=i' => \$clock_offset,
 ) or die "usage: $0 --port N --keys FILE [--log FILE]\n";
 
 die "$0: --keys is required\n" unless defined $keys_file;
@@ -111,16 +126,64 @@ sub serve {
 
         my ($status, $body) = answer($req, $ask{mock_status});
         my $close = $req->{close};
+        my $mode = $req->{h}{'x-mock'}[0] // '';
+        my ($extra, $no_date) = ('', undef);
+
+        if ($mode eq 'hang') {
+            1 while fill($c, \$buf);
+            return;
+
+        } elsif ($mode eq 'reset') {
+            setsockopt($c, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+            close $c;
+            return;
+
+        } elsif ($mode eq 'close') {
+            close $c;
+            return;
+
+        } elsif ($mode eq 'big-header') {
+            $extra = 'X-Big: ' . ('b' x 65536) . "\r\n";
+
+        } elsif ($mode =~ /^status (\d{3})( no-date)?$/) {
+            ($status, $body) = ("$1 Mock", error_envelope($1));
+            $no_date = $2;
+        }
 
         my $head = "HTTP/1.1 $status\r\n"
+            . ($no_date ? "" : "Date: " . http_date(now() / 1000) . "\r\n")
             . "Content-Type: application/json\r\n"
             . "Content-Length: " . length($body) . "\r\n"
+            . $extra
             . ($close ? "Connection: close\r\n" : "")
             . "\r\n";
 
         print {$c} $head, ($req->{method} eq 'HEAD' ? '' : $body);
         return if $close;
     }
+}
+
+
+# The body a "status NNN" answer carries, for tests to compare.
+sub error_envelope {
+    my ($status) = @_;
+    return qq({"error":{"errorCode":"mock-$status","message":"from the mock"}});
+}
+
+
+# The mock's clock, in milliseconds since the epoch.
+sub now {
+    return int((Time::HiRes::time() + $clock_offset) * 1000);
+}
+
+
+# RFC 9110's IMF-fixdate, in English whatever the locale.
+sub http_date {
+    my ($sec, $min, $hour, $mday, $mon, $year, $wday) = gmtime $_[0];
+    return sprintf('%s, %02d %s %04d %02d:%02d:%02d GMT',
+                   (qw(Sun Mon Tue Wed Thu Fri Sat))[$wday], $mday,
+                   (qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec))[$mon],
+                   $year + 1900, $hour, $min, $sec);
 }
 
 
@@ -203,7 +266,7 @@ sub verify {
 
     return "timestamp not in milliseconds" unless $ts =~ /^[0-9]{13}$/;
 
-    my $now = int(Time::HiRes::time() * 1000);
+    my $now = now();
     return "timestamp off by " . ($now - $ts) . " ms"
         if abs($now - $ts) > $window_ms;
 

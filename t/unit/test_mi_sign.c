@@ -88,6 +88,29 @@ test_empty_args_differ(void **state)
 }
 
 
+/*
+ * The fingerprint the README tells operators to compute by hand:
+ *   printf 'mi-secret-fingerprint:%s' ncp-secret-example | sha256sum
+ * and it differs for secrets that differ in one byte.
+ */
+static void
+test_fingerprint(void **state)
+{
+    unsigned char  fp[MI_FINGERPRINT_LEN + 1], other[MI_FINGERPRINT_LEN + 1];
+
+    (void) state;
+
+    memset(fp, 0, sizeof(fp));
+    mi_key_fingerprint((const unsigned char *) "ncp-secret-example", 18, fp);
+    assert_string_equal((char *) fp, "3b72ba3a");
+
+    memset(other, 0, sizeof(other));
+    mi_key_fingerprint((const unsigned char *) "ncp-secret-examplf", 18,
+                       other);
+    assert_string_not_equal((char *) fp, (char *) other);
+}
+
+
 static void
 test_against_openssl_hmac(void **state)
 {
@@ -155,28 +178,10 @@ test_base64_rfc4648(void **state)
 }
 
 
-/* printf 'ngx_http_mi_module fingerprint v1\0ncp-secret-example' | sha256sum */
-static void
-test_fingerprint_vector(void **state)
-{
-    unsigned char  out[MI_FINGERPRINT_LEN + 2];
-
-    (void) state;
-
-    memset(out, 'X', sizeof(out));
-
-    mi_sign_fingerprint((const unsigned char *) "ncp-secret-example",
-                        sizeof("ncp-secret-example") - 1, out);
-
-    assert_memory_equal(out, "f5d4b038", MI_FINGERPRINT_LEN);
-    assert_memory_equal(out + MI_FINGERPRINT_LEN, "XX", 2);
-}
-
-
 /*
  * Secrets of every length up to 200 bytes, every byte value among them,
- * against EVP over the label, its NUL and the secret joined in one buffer;
- * and never the start of a plain SHA-256 of the secret.
+ * against EVP over the label and the secret joined in one buffer; and
+ * never the start of a plain SHA-256 of the secret.
  */
 static void
 test_fingerprint_against_evp(void **state)
@@ -184,25 +189,24 @@ test_fingerprint_against_evp(void **state)
     size_t          i, len;
     char            ref[MI_FINGERPRINT_LEN + 1], plain[MI_FINGERPRINT_LEN + 1];
     unsigned int    dlen;
-    unsigned char   secret[200], msg[34 + 200], digest[32];
+    unsigned char   secret[200], msg[sizeof(MI_FINGERPRINT_LABEL) + 200];
+    unsigned char   digest[32];
     unsigned char   out[MI_FINGERPRINT_LEN];
-    static const char  label[] = "ngx_http_mi_module fingerprint v1";
+    const size_t    label = sizeof(MI_FINGERPRINT_LABEL) - 1;
 
     (void) state;
-
-    assert_int_equal(sizeof(label), 34);
 
     for (len = 1; len <= sizeof(secret); len++) {
         for (i = 0; i < len; i++) {
             secret[i] = (unsigned char) (i * 31 + len);
         }
 
-        mi_sign_fingerprint(secret, len, out);
+        mi_key_fingerprint(secret, len, out);
 
-        memcpy(msg, label, sizeof(label));
-        memcpy(msg + sizeof(label), secret, len);
+        memcpy(msg, MI_FINGERPRINT_LABEL, label);
+        memcpy(msg + label, secret, len);
 
-        assert_true(EVP_Digest(msg, sizeof(label) + len, digest, &dlen,
+        assert_true(EVP_Digest(msg, label + len, digest, &dlen,
                                EVP_sha256(), NULL));
         snprintf(ref, sizeof(ref), "%02x%02x%02x%02x",
                  digest[0], digest[1], digest[2], digest[3]);
@@ -223,9 +227,9 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_empty_args_differ),
+        cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_against_openssl_hmac),
         cmocka_unit_test(test_base64_rfc4648),
-        cmocka_unit_test(test_fingerprint_vector),
         cmocka_unit_test(test_fingerprint_against_evp),
     };
 

@@ -18,6 +18,7 @@
 #include <ngx_http.h>
 
 #include "mi_body.h"
+#include "mi_credentials.h"
 #include "mi_route.h"
 #include "mi_sign.h"
 
@@ -82,6 +83,10 @@ typedef struct {
     /* where "mi_sign on" was set, for errors found at merge time */
     u_char                     *sign_file;
     ngx_uint_t                  sign_line;
+
+    /* where "mi_credentials_file" set access_key and key, as one pair */
+    u_char                     *credentials_file;
+    ngx_uint_t                  credentials_line;
 } ngx_http_mi_loc_conf_t;
 
 

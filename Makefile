@@ -122,3 +122,18 @@ bench: module
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Packaging and installation --------------------------------------------
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: deb install
+
+# build/libnginx-mod-http-mi_<version>-1_amd64.deb, lintian-clean.
+deb: deps
+	@bash scripts/deb.sh
+
+install: module
+	@bash scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
+

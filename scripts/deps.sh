@@ -11,6 +11,7 @@ pkgs=(
     libcmocka-dev pkg-config            # C unit tests
     perl openssl curl                   # end-to-end tests, TLS test CA, demo
     wrk valgrind                        # make bench
+    debhelper dpkg-dev lintian          # make deb: dh-sequence-nginx is nginx-dev
 )
 
 missing=()

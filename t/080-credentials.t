@@ -15,6 +15,7 @@ use IO::Socket::UNIX;
 use POSIX qw(mkfifo);
 use Test::More;
 use Time::HiRes qw(sleep time);
+use MiConf;
 use MiTest;
 
 my $t = MiTest->new;
@@ -24,14 +25,7 @@ my $s_default = $t->new_secret;
 my $s_prod = $t->new_secret;
 my $s_new = $t->new_secret;
 
-sub cli_file {
-    my (%profiles) = @_;
-    return join "\n", map {
-        "[$_]\nncloud_access_key_id = $profiles{$_}[0]\n"
-        . "ncloud_secret_access_key = $profiles{$_}[1]\n"
-        . "ncloud_api_url = https://ncloud.apigw.ntruss.com\n"
-    } sort keys %profiles;
-}
+sub cli_file { MiConf::cli_file(@_) }
 
 my $good = $t->write_file('good.cred', cli_file(
     DEFAULT => ['AK_DEFAULT', $s_default], prod => ['AK_PROD', $s_prod]));
@@ -237,15 +231,7 @@ EOF
 
 my $port = $ngx->{port};
 
-# the access key and the verdict of the mock on the last request
-sub signed_as {
-    my ($target) = @_;
-    my $res = MiTest::http($port, 'GET', $target);
-    my @r = $t->mock_requests($mock);
-    return '' unless $res->{status} == 200 && @r && $r[-1]{target} eq $target;
-    return ($r[-1]{verified} ? 'verified ' : 'REFUSED ')
-           . $r[-1]{h}{'x-ncp-iam-access-key'}[0];
-}
+sub signed_as { $t->signed_as($port, $mock, @_) }
 
 is(signed_as('/one'), 'verified AK_DEFAULT',
    'DEFAULT profile: its access key, its secret verified by the mock');

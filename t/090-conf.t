@@ -30,8 +30,7 @@ like($cred_conf, qr{^mi_credentials_file /etc/nginx/mi/credentials;$}m,
      'the credentials at http level, from the file the README names');
 
 my $secret = $t->new_secret;
-my $credentials = "[DEFAULT]\nncloud_access_key_id = AK_GW\n"
-                  . "ncloud_secret_access_key = $secret\n";
+my $credentials = MiConf::cli_file(DEFAULT => ['AK_GW', $secret]);
 
 SKIP: {
     skip 'nginx -t in a copy of /etc/nginx needs root and unshare', 2
@@ -91,7 +90,8 @@ $res = MiTest::parse_response($s, \$buf);
 close $s;
 is($res->{status}, 403, 'client outside the allowed networks: 403');
 is_deeply(MiTest::json_body($res),
-          { code => 'FORBIDDEN', message => 'nginx answered 403' },
+          { code => 'FORBIDDEN',
+            message => 'this client may not use the gateway' },
           '... in JSON');
 
 like(MiTest::read_file("$d/gw-access.log"),
@@ -107,7 +107,8 @@ $res = MiTest::http($dead->{port}, 'GET', "$P/scene-summary");
 is($res->{status}, 502, 'upstream down: 502');
 is($res->{h}{'content-type'}, 'application/json', 'upstream down: JSON');
 is_deeply(MiTest::json_body($res),
-          { code => 'UPSTREAM_UNAVAILABLE', message => 'nginx answered 502' },
+          { code => 'UPSTREAM_UNAVAILABLE',
+            message => 'the MI API could not be reached' },
           'upstream down: the code says what happened');
 
 # --- health and status locations in a signing server, as the docs show

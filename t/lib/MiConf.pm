@@ -59,6 +59,18 @@ sub adapt_credentials {
 }
 
 
+# An NCP CLI credentials file: profile => [access key, secret], as
+# "ncloud configure" writes it.
+sub cli_file {
+    my (%profiles) = @_;
+    return join "\n", map {
+        "[$_]\nncloud_access_key_id = $profiles{$_}[0]\n"
+        . "ncloud_secret_access_key = $profiles{$_}[1]\n"
+        . "ncloud_api_url = https://ncloud.apigw.ntruss.com\n"
+    } sort keys %profiles;
+}
+
+
 sub can_unshare {
     return $> == 0
            && system('unshare --mount --propagation private true '
@@ -122,5 +134,30 @@ sub debian_nginx_t {
     return ($? >> 8, $text);
 }
 
+
+# The commands a oneshot unit runs (its ExecStart= lines, in order), with
+# ${VAR} and $VAR expanded as systemd does from its Environment= lines,
+# which env (a drop-in's Environment=) overrides: what systemd would run.
+sub unit_exec_start {
+    my ($unit, %env) = @_;
+    my (%set, @cmds);
+
+    for (split /\n/, MiTest::read_file($unit)) {
+        next if /^\s*[#;]/;
+        $set{$1} = $2 while /^Environment=(?:.*\s)?(\w+)=(\S*)/g;
+        push @cmds, $1 if /^ExecStart=(.*)$/;
+    }
+
+    %set = (%set, %env);
+
+    for my $cmd (@cmds) {
+        die "unit_exec_start: quotes or prefixes not handled: $cmd\n"
+            if $cmd =~ /["'\\]/ || $cmd =~ /^[-@+!:]/;
+        $cmd =~ s{\$\{(\w+)\}|\$(\w+)}{$set{$1 // $2} // ''}ge;
+        $cmd = [ split ' ', $cmd ];
+    }
+
+    return @cmds;
+}
 
 1;

@@ -169,13 +169,15 @@ sub mock_requests {
 }
 
 
+# An nginx.conf whose http{} holds $http; $main, if given, replaces the
+# load_module line (an include of modules-enabled/, ...).
 sub nginx_conf {
-    my ($self, $name, $http) = @_;
+    my ($self, $name, $http, $main) = @_;
     my $d = $self->{dir};
 
     mkdir "$d/$name";
 
-    my $load = $MODULE eq 'static' ? '' : "load_module $MODULE;";
+    my $load = $main // ($MODULE eq 'static' ? '' : "load_module $MODULE;");
 
     return <<"EOF";
 $load
@@ -264,15 +266,16 @@ sub children_of {
 }
 
 
-# Reloads a running nginx (its configuration rewritten or not); returns
-# once new workers have started and every old worker has exited, so that
-# later requests can only reach the new configuration.
+# Reloads a running nginx (its configuration rewritten or not), with a
+# SIGHUP or by calling trigger; returns once new workers have started and
+# every old worker has exited, so that later requests can only reach the
+# new configuration.
 sub reload_nginx {
-    my ($self, $ngx) = @_;
+    my ($self, $ngx, $trigger) = @_;
     my @old = children_of($ngx->{pid});
     my $count = () = read_file($ngx->{error_log}) =~ /start worker process/g;
 
-    kill 'HUP', $ngx->{pid};
+    $trigger ? $trigger->() : kill 'HUP', $ngx->{pid};
 
     my $deadline = time + 10;
     while (time < $deadline) {
@@ -429,6 +432,19 @@ sub accepted {
     };
 
     return $new[0];
+}
+
+
+# GETs target and says how the mock saw it: "verified AK" (or "REFUSED AK")
+# with the access key sent, or '' if it did not reach the mock.
+sub signed_as {
+    my ($self, $port, $mock, $target) = @_;
+    my $res = http($port, 'GET', $target);
+    my $r = ($self->mock_requests($mock))[-1];
+
+    return '' unless $res->{status} == 200 && $r && $r->{target} eq $target;
+    return ($r->{verified} ? 'verified ' : 'REFUSED ')
+           . $r->{h}{'x-ncp-iam-access-key'}[0];
 }
 
 

@@ -94,7 +94,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	    fi; \
 	done; exit $$rc
 
-e2e: module
+e2e: module k8s-tools
 	prove -r t/
 
 # The end-to-end suite again, with the module under ASan and UBSan inside
@@ -137,3 +137,24 @@ deb: deps
 install: module
 	@bash scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
 
+# --- Kubernetes manifests --------------------------------------------------
+
+NODE_TOOLS := $(BUILD)/node
+K8S_TOOLS  := deploy/kubernetes/tools
+
+.PHONY: k8s-tools k8s-configmap
+
+# What t/095-kubernetes.t validates the manifests with, as pinned by the
+# lock file, in build/ (node_modules is never committed).
+k8s-tools: deps
+	@[ $(NODE_TOOLS)/node_modules/.package-lock.json \
+	    -nt $(K8S_TOOLS)/package-lock.json ] || { \
+	    mkdir -p $(NODE_TOOLS) \
+	    && cp $(K8S_TOOLS)/package.json $(K8S_TOOLS)/package-lock.json \
+	        $(NODE_TOOLS)/ \
+	    && npm ci --prefix $(NODE_TOOLS) --no-audit --no-fund \
+	        --loglevel=error; }
+
+# deploy/kubernetes/configmap.yaml from conf/ (make test checks they agree).
+k8s-configmap:
+	@bash scripts/k8s-configmap.sh deploy/kubernetes/configmap.yaml

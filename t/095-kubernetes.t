@@ -200,7 +200,8 @@ ok(-e $pid_file, 'nginx runs, with its pid file');
     local $ENV{PATH} = "$d/bin:$ENV{PATH}";
     local $ENV{TEST_CONF} = $ngx->{conf};
     my $start = time;
-    system(split /\0/, $hook);
+    system('sh', '-c', '"$@" >"$0" 2>&1', "$d/prestop.log",
+           split /\0/, $hook);
     is($? >> 8, 0, 'preStop: the hook succeeds');
     ok(!-e $pid_file
        && waitpid($ngx->{pid}, POSIX::WNOHANG()) == $ngx->{pid},

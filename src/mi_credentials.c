@@ -255,8 +255,8 @@ mi_cred_pair(mi_cred_parser_t *ps, mi_cred_span_t s, const unsigned char *eq)
 
 /*
  * A value is sent (the access key) or hashed (the secret) exactly as it
- * is: a quote, a space or a byte another tool would read differently is
- * refused rather than guessed at.
+ * is: a space (a comment after the value, say) or a byte outside printable
+ * ASCII is refused rather than guessed at.
  */
 
 static mi_credentials_rc_t

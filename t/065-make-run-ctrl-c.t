@@ -17,13 +17,13 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use MiTest;
 
-plan skip_all => 'make run loads build/ngx_http_mi_module.so: run make'
-    unless -f "$MiTest::ROOT/build/ngx_http_mi_module.so";
-
 my $t = MiTest->new;
-my $port = MiTest::free_port();
-my $mock_port = MiTest::free_port();
-my $run = "$t->{dir}/run";
+
+# given to make as the README shows: make run MI_PORT=... ...
+my %var = (MI_PORT => MiTest::free_port(),
+           MI_MOCK_PORT => MiTest::free_port(),
+           MI_RUN_DIR => "$t->{dir}/run");
+my ($port, $mock_port, $run) = @var{qw(MI_PORT MI_MOCK_PORT MI_RUN_DIR)};
 
 my $pty = IO::Pty->new;
 my $pid = fork // die "fork: $!";
@@ -39,7 +39,7 @@ if ($pid == 0) {
     open STDERR, '>&', $tty;
     delete @ENV{qw(MAKEFLAGS MAKELEVEL MFLAGS NCP_ACCESS_KEY NCP_SECRET_KEY)};
     exec 'make', '-C', $MiTest::ROOT, '--no-print-directory', 'run',
-         "MI_PORT=$port", "MI_MOCK_PORT=$mock_port", "MI_RUN_DIR=$run"
+         map({ "$_=$var{$_}" } sort keys %var)
         or POSIX::_exit(127);
 }
 

@@ -54,13 +54,13 @@ my $ngx = $t->start_nginx(<<"EOF");
     mi_credentials_file $cred;
     server {
         listen 127.0.0.1:%%PORT%%;
-        mi_sign on;
-        mi_validate off;
-        location / {
+        location /api/v1/ {
+            mi_sign on;
             proxy_pass http://127.0.0.1:$mock->{port};
         }
     }
 EOF
+my $status = '/api/v1/workspaces/my-ws/projects/1/assets/2/scene-summary/status';
 
 # What the unit would run, against this test's nginx; (exit code, output).
 sub exec_start {
@@ -86,13 +86,13 @@ sub exec_start {
 
 sub signed_as { $t->signed_as($ngx->{port}, $mock, @_) }
 
-is(signed_as('/before'), 'verified AK_OLD', 'before: the old pair');
+is(signed_as("$status?n=1"), 'verified AK_OLD', 'before: the old pair');
 
 $t->write_file($cred, MiConf::cli_file(DEFAULT => ['AK_NEW', $new]));
 my ($rc, $out);
 $t->reload_nginx($ngx, sub { ($rc, $out) = exec_start() });
 is($rc, 0, 'ExecStart on a rotated file: succeeds') or diag($out);
-is(signed_as('/after'), 'verified AK_NEW',
+is(signed_as("$status?n=2"), 'verified AK_NEW',
    'ExecStart reloaded nginx: the new pair signs');
 
 $t->write_file($cred, "[DEFAULT]\nncloud_access_key_id = AK_BROKEN\n");
@@ -100,7 +100,7 @@ $t->write_file($cred, "[DEFAULT]\nncloud_access_key_id = AK_BROKEN\n");
 isnt($rc, 0, 'ExecStart on a broken file: the unit fails');
 like($out, qr{"mi_credentials_file": "\Q$cred\E": profile "DEFAULT" \(line 1\) has no "ncloud_secret_access_key"},
      '... saying why (what the journal would show)');
-is(signed_as('/still'), 'verified AK_NEW',
+is(signed_as("$status?n=3"), 'verified AK_NEW',
    '... and nginx still signs with the pair it has');
 
 $t->stop_all;

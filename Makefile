@@ -94,7 +94,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	    fi; \
 	done; exit $$rc
 
-e2e: module
+e2e: module k8s-tools
 	prove -r t/
 
 # The end-to-end suite again, with the module under ASan and UBSan inside
@@ -111,8 +111,10 @@ asan: asan-module
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    prove -r t/
 
-test: unit module fuzz-smoke asan
-	prove -r t/
+# Every stage (see scripts/test.sh), one summary at the end; the long
+# output goes to build/logs/.
+test: deps
+	@bash scripts/test.sh
 
 run: module
 	@bash scripts/run.sh
@@ -122,3 +124,39 @@ bench: module
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Packaging and installation --------------------------------------------
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: deb install
+
+# build/libnginx-mod-http-mi_<version>-1_amd64.deb, lintian-clean.
+deb: deps
+	@bash scripts/deb.sh
+
+install: module
+	@bash scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
+
+# --- Kubernetes manifests --------------------------------------------------
+
+NODE_TOOLS := $(BUILD)/node
+K8S_TOOLS  := deploy/kubernetes/tools
+
+.PHONY: k8s-tools k8s-configmap
+
+# What t/340-kubernetes.t validates the manifests with, as pinned by the
+# lock file, in build/ (node_modules is never committed).
+k8s-tools: deps
+	@[ $(NODE_TOOLS)/node_modules/.package-lock.json \
+	    -nt $(K8S_TOOLS)/package-lock.json ] || { \
+	    mkdir -p $(NODE_TOOLS) \
+	    && cp $(K8S_TOOLS)/package.json $(K8S_TOOLS)/package-lock.json \
+	        $(NODE_TOOLS)/ \
+	    && npm ci --prefix $(NODE_TOOLS) --no-audit --no-fund \
+	        --loglevel=error; }
+
+# deploy/kubernetes/configmap.yaml from conf/ (make test checks they agree).
+k8s-configmap:
+	@bash scripts/k8s-configmap.sh deploy/kubernetes/configmap.yaml

@@ -9,7 +9,8 @@
  * target -> route match -> parameter check -> body check (all three in
  * ngx_http_mi_validate.c) -> sign -> headers; a refusal is answered by
  * ngx_http_mi_error.c.  The pure steps live in src/: mi_route.c (the route
- * table), mi_body.c (the JSON body checker) and mi_sign.c (signature v2).
+ * table), mi_body.c (the JSON body checker) and mi_sign.c (signature v2);
+ * mi_credentials.c reads the file of "mi_credentials_file".
  */
 
 #include "ngx_http_mi_module.h"
@@ -18,6 +19,17 @@
 
 
 #define NGX_HTTP_MI_SECRET_MAX     4096
+
+
+/* Sets up key->state from the text of a key file; logs why it cannot. */
+typedef ngx_int_t (*ngx_http_mi_key_parse_pt)(ngx_conf_t *cf,
+    ngx_http_mi_key_t *key, u_char *text, size_t len, void *data);
+
+
+typedef struct {
+    ngx_str_t                   profile;
+    ngx_str_t                   access_key;     /* read from the file */
+} ngx_http_mi_credentials_t;
 
 
 static ngx_int_t ngx_http_mi_rewrite_handler(ngx_http_request_t *r);
@@ -34,13 +46,29 @@ static ngx_int_t ngx_http_mi_version_variable(ngx_http_request_t *r,
 
 static char *ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mi_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static mi_sign_key_t *ngx_http_mi_alloc_key_pages(ngx_conf_t *cf);
+static char *ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_mi_profile_arg(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_str_t *profile);
+static char *ngx_http_mi_not_with_credentials(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_mi_loc_conf_t *mlcf);
+static ngx_http_mi_key_t *ngx_http_mi_load_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_mi_key_parse_pt parse, void *data);
+static mi_sign_key_t *ngx_http_mi_alloc_key_pages(ngx_conf_t *cf,
+    ngx_str_t *directive);
+static ngx_int_t ngx_http_mi_read_key_file(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_http_mi_key_t *key,
+    ngx_http_mi_key_parse_pt parse, void *data);
 static ngx_int_t ngx_http_mi_not_regular(ngx_conf_t *cf,
-    ngx_http_mi_key_t *key);
-static ngx_int_t ngx_http_mi_read_secret(ngx_conf_t *cf,
-    ngx_http_mi_key_t *key);
+    ngx_str_t *directive, ngx_http_mi_key_t *key);
+static ngx_int_t ngx_http_mi_parse_secret(ngx_conf_t *cf,
+    ngx_http_mi_key_t *key, u_char *text, size_t len, void *data);
+static ngx_int_t ngx_http_mi_parse_credentials(ngx_conf_t *cf,
+    ngx_http_mi_key_t *key, u_char *text, size_t len, void *data);
 static void ngx_http_mi_wipe_key(void *data);
 
 static char *ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -83,7 +111,7 @@ static ngx_command_t  ngx_http_mi_commands[] = {
 
     { ngx_string("mi_access_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_mi_access_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mi_loc_conf_t, access_key),
       &ngx_http_mi_access_key_post },
@@ -91,6 +119,13 @@ static ngx_command_t  ngx_http_mi_commands[] = {
     { ngx_string("mi_secret_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_mi_secret_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mi_credentials_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_mi_credentials_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -522,52 +557,40 @@ ngx_http_mi_sign_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * The secret is read here, by the master, at start and at every reload;
- * only the HMAC key states derived from it are kept, on pages of their own
- * that core dumps leave out, and wiped when the cycle that read them goes,
- * with a fingerprint for the log (ngx_http_mi_log_keys).
+ * "mi_access_key" and "mi_secret_key_file" are the two halves that
+ * "mi_credentials_file" sets at once: a block holds one form or the other.
  */
+
+static char *
+ngx_http_mi_access_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    if (mlcf->credentials_file != NULL) {
+        return ngx_http_mi_not_with_credentials(cf, cmd, mlcf);
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
 
 static char *
 ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mi_loc_conf_t *mlcf = conf;
 
-    ngx_str_t           *value;
-    ngx_pool_cleanup_t  *cln;
-    ngx_http_mi_key_t   *key;
+    ngx_http_mi_key_t  *key;
+
+    if (mlcf->credentials_file != NULL) {
+        return ngx_http_mi_not_with_credentials(cf, cmd, mlcf);
+    }
 
     if (mlcf->key != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    key = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_key_t));
+    key = ngx_http_mi_load_key(cf, cmd, ngx_http_mi_parse_secret, NULL);
     if (key == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    key->file = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &key->file, 0) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    cln->handler = ngx_http_mi_wipe_key;
-    cln->data = key;
-
-    key->state = ngx_http_mi_alloc_key_pages(cf);
-    if (key->state == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_mi_read_secret(cf, key) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -578,12 +601,169 @@ ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * mi_credentials_file PATH [profile=NAME]: the access key and the secret
+ * from one file in the format of NCP's CLI, so that a rotation replaces
+ * one file and a reload picks both up.
+ */
+
+static char *
+ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                  *value;
+    ngx_http_mi_key_t          *key;
+    ngx_http_mi_credentials_t   cred;
+
+    if (mlcf->credentials_file != NULL) {
+        return "is duplicate";
+    }
+
+    if (mlcf->access_key.data != NULL || mlcf->key != NGX_CONF_UNSET_PTR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_file\" cannot be combined with "
+                           "\"%s\" in the same block",
+                           mlcf->access_key.data ? "mi_access_key"
+                                                 : "mi_secret_key_file");
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    ngx_str_set(&cred.profile, "DEFAULT");
+
+    if (cf->args->nelts == 3
+        && ngx_http_mi_profile_arg(cf, &value[2], &cred.profile) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    key = ngx_http_mi_load_key(cf, cmd, ngx_http_mi_parse_credentials, &cred);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->key = key;
+    mlcf->access_key = cred.access_key;
+    mlcf->credentials_file = cf->conf_file->file.name.data;
+    mlcf->credentials_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/* "profile=NAME": what a "[NAME]" line can hold, and a message can quote. */
+
+static ngx_int_t
+ngx_http_mi_profile_arg(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *profile)
+{
+    u_char  *p, *last;
+
+    if (arg->len <= sizeof("profile=") - 1
+        || ngx_strncmp(arg->data, "profile=", sizeof("profile=") - 1) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_file\": invalid parameter "
+                           "\"%V\", expected \"profile=NAME\"", arg);
+        return NGX_ERROR;
+    }
+
+    profile->data = arg->data + sizeof("profile=") - 1;
+    profile->len = arg->len - (sizeof("profile=") - 1);
+
+    last = profile->data + profile->len;
+
+    for (p = profile->data; p < last; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '[' || *p == ']') {
+            break;
+        }
+    }
+
+    if (p < last || profile->len > MI_CREDENTIALS_PROFILE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_file\": invalid profile name "
+                           "\"%V\": at most %d characters of printable "
+                           "ASCII, without spaces, \"[\" or \"]\"",
+                           profile, MI_CREDENTIALS_PROFILE_MAX);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_mi_not_with_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_mi_loc_conf_t *mlcf)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" cannot be combined with "
+                       "\"mi_credentials_file\" (%s:%ui) in the same block",
+                       &cmd->name, mlcf->credentials_file,
+                       mlcf->credentials_line);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The key of a key file directive (its first argument), read here, by the
+ * master, at start and at every reload: only the HMAC key states derived
+ * from the secret are kept, on pages of their own that core dumps leave
+ * out, and wiped when the cycle that read them goes.
+ */
+
+static ngx_http_mi_key_t *
+ngx_http_mi_load_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_mi_key_parse_pt parse, void *data)
+{
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_mi_key_t   *key;
+
+    value = cf->args->elts;
+
+    key = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_key_t));
+    if (key == NULL) {
+        return NULL;
+    }
+
+    key->file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &key->file, 0) != NGX_OK) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_mi_wipe_key;
+    cln->data = key;
+
+    key->state = ngx_http_mi_alloc_key_pages(cf, &cmd->name);
+    if (key->state == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_mi_read_key_file(cf, &cmd->name, key, parse, data)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return key;
+}
+
+
+/*
  * Anonymous pages for one key's states: madvise(MADV_DONTDUMP) keeps them
  * out of core dumps of the master and of every worker forked from it.
  */
 
 static mi_sign_key_t *
-ngx_http_mi_alloc_key_pages(ngx_conf_t *cf)
+ngx_http_mi_alloc_key_pages(ngx_conf_t *cf, ngx_str_t *directive)
 {
     void  *p;
 
@@ -592,7 +772,7 @@ ngx_http_mi_alloc_key_pages(ngx_conf_t *cf)
 
     if (p == MAP_FAILED) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"mi_secret_key_file\": mmap() failed");
+                           "\"%V\": mmap() failed", directive);
         return NULL;
     }
 
@@ -600,8 +780,8 @@ ngx_http_mi_alloc_key_pages(ngx_conf_t *cf)
 
     if (madvise(p, sizeof(mi_sign_key_t), MADV_DONTDUMP) == -1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"mi_secret_key_file\": "
-                           "madvise(MADV_DONTDUMP) failed");
+                           "\"%V\": madvise(MADV_DONTDUMP) failed",
+                           directive);
         (void) munmap(p, sizeof(mi_sign_key_t));
         return NULL;
     }
@@ -613,17 +793,18 @@ ngx_http_mi_alloc_key_pages(ngx_conf_t *cf)
 
 
 /*
- * Reads the secret and sets up the key states.  Only a regular file is
- * read, and nothing here may block: a FIFO or a device named by mistake
- * must fail "nginx -t" or a reload at once, not hang the master.  stat()
- * gives the clear error; the file is then opened with O_NONBLOCK and
- * checked again on the descriptor, in case it was replaced in between.
+ * Reads the key file into a buffer on the stack, has parse() set up the
+ * key states from it, and wipes it.  Only a regular file is read, and
+ * nothing here may block: a FIFO or a device named by mistake must fail
+ * "nginx -t" or a reload at once, not hang the master.  stat() gives the
+ * clear error; the file is then opened with O_NONBLOCK and checked again
+ * on the descriptor, in case it was replaced in between.
  */
 
 static ngx_int_t
-ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
+ngx_http_mi_read_key_file(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_http_mi_key_t *key, ngx_http_mi_key_parse_pt parse, void *data)
 {
-    u_char           *start, *end;
     ssize_t           n;
     ngx_fd_t          fd;
     ngx_int_t         rc;
@@ -633,13 +814,13 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
 
     if (ngx_file_info(key->file.data, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"mi_secret_key_file\": "
-                           ngx_file_info_n " \"%V\" failed", &key->file);
+                           "\"%V\": " ngx_file_info_n " \"%V\" failed",
+                           directive, &key->file);
         return NGX_ERROR;
     }
 
     if (!ngx_is_file(&fi)) {
-        return ngx_http_mi_not_regular(cf, key);
+        return ngx_http_mi_not_regular(cf, directive, key);
     }
 
     fd = ngx_open_file(key->file.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
@@ -647,8 +828,8 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
 
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"mi_secret_key_file\": "
-                           ngx_open_file_n " \"%V\" failed", &key->file);
+                           "\"%V\": " ngx_open_file_n " \"%V\" failed",
+                           directive, &key->file);
         return NGX_ERROR;
     }
 
@@ -656,13 +837,13 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"mi_secret_key_file\": "
-                           ngx_fd_info_n " \"%V\" failed", &key->file);
+                           "\"%V\": " ngx_fd_info_n " \"%V\" failed",
+                           directive, &key->file);
         goto done;
     }
 
     if (!ngx_is_file(&fi)) {
-        (void) ngx_http_mi_not_regular(cf, key);
+        (void) ngx_http_mi_not_regular(cf, directive, key);
         goto done;
     }
 
@@ -670,9 +851,9 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
 
     if (mode & (S_IRWXG|S_IRWXO)) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"mi_secret_key_file\": \"%V\" is accessible "
+                           "\"%V\": \"%V\" is accessible "
                            "by group or others (mode 0%ui%ui%ui), "
-                           "use mode 0600", &key->file,
+                           "use mode 0600", directive, &key->file,
                            (ngx_uint_t) (mode >> 6) & 7,
                            (ngx_uint_t) (mode >> 3) & 7,
                            (ngx_uint_t) mode & 7);
@@ -682,22 +863,57 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
 
     if (n == -1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"mi_secret_key_file\": "
-                           ngx_read_fd_n " \"%V\" failed", &key->file);
+                           "\"%V\": " ngx_read_fd_n " \"%V\" failed",
+                           directive, &key->file);
         goto done;
     }
 
     if (n > NGX_HTTP_MI_SECRET_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mi_secret_key_file\": \"%V\" is larger than "
-                           "%d bytes", &key->file, NGX_HTTP_MI_SECRET_MAX);
+                           "\"%V\": \"%V\" is larger than %d bytes",
+                           directive, &key->file, NGX_HTTP_MI_SECRET_MAX);
         goto done;
     }
 
+    rc = parse(cf, key, buf, (size_t) n, data);
+
+done:
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &key->file);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_mi_not_regular(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_http_mi_key_t *key)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\": \"%V\" is not a regular file",
+                       directive, &key->file);
+
+    return NGX_ERROR;
+}
+
+
+/* mi_secret_key_file: the whole file is the secret. */
+
+static ngx_int_t
+ngx_http_mi_parse_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key,
+    u_char *text, size_t len, void *data)
+{
+    u_char  *start, *end;
+
     /* a trailing newline and surrounding whitespace are not the key */
 
-    start = buf;
-    end = buf + n;
+    start = text;
+    end = text + len;
 
     while (start < end && (*start == ' ' || *start == '\t'
                            || *start == '\r' || *start == '\n'))
@@ -715,36 +931,54 @@ ngx_http_mi_read_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mi_secret_key_file\": \"%V\" is empty",
                            &key->file);
-        goto done;
+        return NGX_ERROR;
     }
 
     mi_sign_key_init(key->state, start, end - start);
     mi_key_fingerprint(start, end - start, key->fingerprint);
     key->loaded = ngx_time();
 
-    rc = NGX_OK;
-
-done:
-
-    ngx_explicit_memzero(buf, sizeof(buf));
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%V\" failed", &key->file);
-    }
-
-    return rc;
+    return NGX_OK;
 }
 
 
-static ngx_int_t
-ngx_http_mi_not_regular(ngx_conf_t *cf, ngx_http_mi_key_t *key)
-{
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"mi_secret_key_file\": \"%V\" is not a regular "
-                       "file", &key->file);
+/*
+ * mi_credentials_file: one profile of an NCP CLI file.  The access key is
+ * copied, as it is sent with every request; the secret only sets up the
+ * key states, and stays in the caller's buffer, which is wiped.
+ */
 
-    return NGX_ERROR;
+static ngx_int_t
+ngx_http_mi_parse_credentials(ngx_conf_t *cf, ngx_http_mi_key_t *key,
+    u_char *text, size_t len, void *data)
+{
+    ngx_http_mi_credentials_t  *cred = data;
+
+    mi_credentials_t  cr;
+
+    if (mi_credentials_parse(&cr, text, len, (char *) cred->profile.data,
+                             cred->profile.len)
+        != MI_CREDENTIALS_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_file\": \"%V\": %s",
+                           &key->file, cr.message);
+        return NGX_ERROR;
+    }
+
+    cred->access_key.len = cr.access_key_len;
+    cred->access_key.data = ngx_pnalloc(cf->pool, cr.access_key_len);
+    if (cred->access_key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(cred->access_key.data, cr.access_key, cr.access_key_len);
+
+    mi_sign_key_init(key->state, cr.secret_key, cr.secret_key_len);
+    mi_key_fingerprint(cr.secret_key, cr.secret_key_len, key->fingerprint);
+    key->loaded = ngx_time();
+
+    return NGX_OK;
 }
 
 
@@ -972,6 +1206,8 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
      *     conf->params[] = NULL;
      *     conf->sign_file = NULL;
      *     conf->sign_line = 0;
+     *     conf->credentials_file = NULL;
+     *     conf->credentials_line = 0;
      */
 
     conf->sign = NGX_CONF_UNSET;
@@ -1004,6 +1240,35 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         conf->sign = 0;
+    }
+
+    /*
+     * The pair read from a credentials file is inherited whole: a block
+     * that set only one half of it would sign with an access key and a
+     * secret that do not belong together.
+     */
+
+    if (conf->credentials_file == NULL && prev->credentials_file != NULL
+        && (conf->access_key.data == NULL)
+           != (conf->key == NGX_CONF_UNSET_PTR))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" without \"%s\" in a block that "
+                           "inherits \"mi_credentials_file\" (%s:%ui): "
+                           "set both, or neither",
+                           conf->access_key.data ? "mi_access_key"
+                                                 : "mi_secret_key_file",
+                           conf->access_key.data ? "mi_secret_key_file"
+                                                 : "mi_access_key",
+                           prev->credentials_file, prev->credentials_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->credentials_file == NULL && conf->access_key.data == NULL
+        && conf->key == NGX_CONF_UNSET_PTR)
+    {
+        conf->credentials_file = prev->credentials_file;
+        conf->credentials_line = prev->credentials_line;
     }
 
     ngx_conf_merge_value(conf->sign, prev->sign, 0);

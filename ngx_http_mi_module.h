@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "mi_body.h"
+#include "mi_credentials.h"
 #include "mi_prom.h"
 #include "mi_route.h"
 #include "mi_sign.h"
@@ -134,6 +135,10 @@ typedef struct {
     ngx_uint_t                  sign_line;
 
     ngx_str_t                  *endpoint;   /* "mi_metrics": never signed */
+
+    /* where "mi_credentials_file" set access_key and key, as one pair */
+    u_char                     *credentials_file;
+    ngx_uint_t                  credentials_line;
 } ngx_http_mi_loc_conf_t;
 
 

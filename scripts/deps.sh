@@ -12,7 +12,13 @@ pkgs=(
     perl openssl curl                   # end-to-end tests, TLS test CA, demo
     wrk valgrind                        # make bench
     prometheus                          # promtool: the metrics exposition
+    debhelper dpkg-dev lintian          # make deb: dh-sequence-nginx is nginx-dev
+    yamllint libio-pty-perl             # manifest checks, make run's Ctrl-C test
 )
+
+# npm installs the Kubernetes schema package into build/ (make k8s-tools);
+# Debian's npm, unless a node with its own npm is installed already.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

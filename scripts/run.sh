@@ -10,8 +10,10 @@
 # signature, so one curl shows a signed round trip.  Both use the README's
 # timeouts and retries.
 #
-# Everything it writes lives under ./run (or $MI_RUN_DIR).  With
-# MI_RUN_CHECK=1 it writes the configuration, tests it and stops there.
+# Everything it writes lives under ./run (or $MI_RUN_DIR); MI_PORT and
+# MI_MOCK_PORT change the ports.  With MI_RUN_CHECK=1 it writes the
+# configuration, tests it and stops there.  Ctrl-C stops nginx and the
+# mock, and the script (and make) exits 0.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -152,7 +154,8 @@ cleanup() {
     done
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# stopped as asked: not an error
+trap 'exit 0' INT TERM
 
 if [ "$mode" = mock ]; then
     MI_MOCK_QUIET=1 perl "$top/t/mock/mi-mock.pl" --port "$mock_port" \
@@ -165,19 +168,35 @@ nginx -t -q -p "$run/" -c "$run/nginx.conf" -e "$run/error.log"
 [ "${MI_RUN_CHECK:-}" = 1 ] && exit 0
 
 p=/api/v1/workspaces/my-workspace/projects/1234/assets/5678/scene-summary
+if [ "$mode" = mock ]; then
+    upstream="the bundled mock gateway on 127.0.0.1:$mock_port (MI_MOCK_PORT)"
+else
+    upstream="https://mi.apigw.ntruss.com (NCP_ACCESS_KEY, NCP_SECRET_KEY)"
+fi
 cat <<MSG
-ngx_http_mi_module on http://127.0.0.1:$port ($mode upstream$(
-    [ "$mode" = mock ] && echo ": the bundled mock on 127.0.0.1:$mock_port"))
-logs: $run/error.log, $run/access.log (JSON)$([ "$mode" = mock ] && echo ", $run/mock.log")
+ngx_http_mi_module listens on http://127.0.0.1:$port (MI_PORT)
+upstream: $upstream
+files and logs: $run/ (MI_RUN_DIR): error.log, access.log (JSON)
 metrics: http://127.0.0.1:$port/metrics  readiness: http://127.0.0.1:$port/health
 
 Try it from another shell:
   curl -s -X POST http://127.0.0.1:$port$p \\
        -H 'Content-Type: application/json' -d '{"sceneIds":[1,2]}'
 
-Ctrl-C stops nginx$([ "$mode" = mock ] && echo " and the mock").
+Stop with Ctrl-C: it stops nginx$([ "$mode" = mock ] && echo " and the mock").
 MSG
 
-nginx -p "$run/" -c "$run/nginx.conf" -e "$run/error.log" &
-pids+=($!)
-wait "${pids[-1]}"
+if [ -t 0 ]; then
+    # Ctrl-C goes to the terminal's foreground process group, make's too,
+    # and make reports an interrupted recipe as an error whatever it
+    # exits with.  With job control, nginx runs as a foreground job of its
+    # own: it alone gets the Ctrl-C, stops, and this script cleans up and
+    # exits 0 with it.
+    set -m
+    nginx -p "$run/" -c "$run/nginx.conf" -e "$run/error.log" || exit
+    printf "\nstopped.\n"    # after the ^C the terminal echoed
+else
+    nginx -p "$run/" -c "$run/nginx.conf" -e "$run/error.log" &
+    pids+=($!)
+    wait "${pids[-1]}"
+fi

@@ -1037,16 +1037,18 @@ mi_body_member(mi_body_check_t *ck)
 }
 
 
-/* The message must be printable ASCII: other bytes are shown as \xNN. */
+/*
+ * The message must be printable ASCII, whatever the client sent: any other
+ * byte of the decoded name is shown as '?', as every message quoting the
+ * request does (see ngx_http_mi_reject).
+ */
 
 static void
 mi_body_unknown(mi_body_check_t *ck)
 {
-    char           name[sizeof(ck->key) * 4 + sizeof("...")];
-    size_t         i, n, len;
+    char           name[sizeof(ck->key) + sizeof("...")];
+    size_t         i, len;
     unsigned char  b;
-
-    static const char  hex[] = "0123456789ABCDEF";
 
     if (ck->key_len == 0) {
         mi_body_fail(ck, MI_BODY_INVALID_BODY, ck->key_start,
@@ -1055,28 +1057,18 @@ mi_body_unknown(mi_body_check_t *ck)
     }
 
     len = (ck->key_len < sizeof(ck->key)) ? ck->key_len : sizeof(ck->key);
-    n = 0;
 
     for (i = 0; i < len; i++) {
         b = ck->key[i];
-
-        if (b >= 0x20 && b < 0x7F) {
-            name[n++] = (char) b;
-            continue;
-        }
-
-        name[n++] = '\\';
-        name[n++] = 'x';
-        name[n++] = hex[b >> 4];
-        name[n++] = hex[b & 0x0F];
+        name[i] = (b >= 0x20 && b < 0x7F) ? (char) b : '?';
     }
 
     if (ck->key_len > sizeof(ck->key)) {
-        memcpy(&name[n], "...", 3);
-        n += 3;
+        memcpy(&name[i], "...", 3);
+        i += 3;
     }
 
-    name[n] = '\0';
+    name[i] = '\0';
 
     mi_body_fail(ck, MI_BODY_INVALID_BODY, ck->key_start,
                  "%s: unknown member", name);

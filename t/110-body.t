@@ -136,6 +136,12 @@ bad('not an object', $INDEX, '[1,2]', 'INVALID_BODY',
     qr/^body: not a JSON object at byte 0$/);
 bad('unknown member', $INDEX, '{"sceneIds":[1],"extra":true}',
     'INVALID_BODY', qr/extra.* at byte 16$/);
+# a byte outside printable ASCII in a name is shown as '?', one per byte
+bad('non-ASCII member name', $ASSET, "{\"loc\xC3\xA9le\":\"ko\"}",
+    'INVALID_BODY', qr/^loc\?\?le: unknown member at byte 1$/);
+bad('control character in a member name', $ASSET,
+    '{"loc\\u0001ale":"ko"}', 'INVALID_BODY',
+    qr/^loc\?ale: unknown member at byte 1$/);
 bad('locale on the index route', $INDEX, '{"locale":"ko"}', 'INVALID_BODY',
     qr/locale.* at byte 1$/);
 bad('member given twice', $INDEX, '{"sceneIds":null,"sceneIds":[1]}',

@@ -258,7 +258,8 @@ sub mock_record {
 }
 
 
-# opt: workers (worker_processes, 1 unless given), log_level (debug).
+# opt: workers (worker_processes, 1 unless given), log_level (debug),
+# main (replaces the load_module line: an include of modules-enabled/, ...).
 sub nginx_conf {
     my ($self, $name, $http, %opt) = @_;
     my $d = $self->{dir};
@@ -267,7 +268,7 @@ sub nginx_conf {
 
     mkdir "$d/$name";
 
-    my $load = $MODULE eq 'static' ? '' : "load_module $MODULE;";
+    my $load = $opt{main} // ($MODULE eq 'static' ? '' : "load_module $MODULE;");
 
     return <<"EOF";
 $load
@@ -481,15 +482,16 @@ sub children_of {
 }
 
 
-# Reloads a running nginx (its configuration rewritten or not); returns
-# once new workers have started and every old worker has exited, so that
-# later requests can only reach the new configuration.
+# Reloads a running nginx (its configuration rewritten or not), with a
+# SIGHUP or by calling trigger; returns once new workers have started and
+# every old worker has exited, so that later requests can only reach the
+# new configuration.
 sub reload_nginx {
-    my ($self, $ngx) = @_;
+    my ($self, $ngx, $trigger) = @_;
     my @old = children_of($ngx->{pid});
     my $count = () = read_file($ngx->{error_log}) =~ /start worker process/g;
 
-    kill 'HUP', $ngx->{pid};
+    $trigger ? $trigger->() : kill 'HUP', $ngx->{pid};
 
     my $deadline = time + 10;
     while (time < $deadline) {
@@ -592,8 +594,10 @@ sub check_no_secret_leaked {
 # The timeout and retry directives of the README's production
 # configuration, as written there.
 sub readme_retry_directives {
-    my ($conf) = read_file("$ROOT/README.md")
-        =~ /^## Production configuration\n.*?```nginx\n(.*?)```/ms;
+    my ($prod) = read_file("$ROOT/README.md")
+        =~ /^## Production configuration\n(.*?)^## /ms;
+    my ($conf) = grep { /proxy_next_upstream/ }
+                 ($prod // '') =~ /^```nginx\n(.*?)```/msg;
     return ($conf // '') =~ /^\s*((?:proxy_(?:connect|send|read)_timeout|proxy_next_upstream\S*)\s.*)$/mg;
 }
 
@@ -666,6 +670,19 @@ sub accepted {
     };
 
     return $new[0];
+}
+
+
+# GETs target and says how the mock saw it: "verified AK" (or "REFUSED AK")
+# with the access key sent, or '' if it did not reach the mock.
+sub signed_as {
+    my ($self, $port, $mock, $target) = @_;
+    my $res = http($port, 'GET', $target);
+    my $r = ($self->mock_requests($mock))[-1];
+
+    return '' unless $res->{status} == 200 && $r && $r->{target} eq $target;
+    return ($r->{verified} ? 'verified ' : 'REFUSED ')
+           . $r->{h}{'x-ncp-iam-access-key'}[0];
 }
 
 

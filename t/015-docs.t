@@ -1,0 +1,61 @@
+#!/usr/bin/perl
+# The documentation's links: the README links only to files of this
+# repository, and every relative link of the README and docs/ leads to a
+# file that exists (and to a heading that exists, for "file.md#heading").
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use MiTest;
+
+my $root = $MiTest::ROOT;
+
+# GitHub's anchors: lower case, punctuation dropped, spaces as '-'
+sub anchors {
+    my ($file) = @_;
+    my %a;
+    for (MiTest::read_file($file) =~ /^#+\s+(.+?)\s*$/mg) {
+        (my $slug = lc) =~ s/[^\w\- ]//g;
+        $slug =~ tr/ /-/;
+        $a{$slug} = 1;
+    }
+    return \%a;
+}
+
+for my $doc ('README.md', map { s{^\Q$root\E/}{}r } glob "$root/docs/*.md") {
+    my $text = MiTest::read_file("$root/$doc");
+    my @links = $text =~ /\]\(([^)\s]+)\)/g;
+    my @bad;
+
+    for my $link (@links) {
+        if ($link =~ m{^[a-z]+:}i) {
+            push @bad, "$link (outside the repository)" if $doc eq 'README.md';
+            next;
+        }
+
+        my ($path, $anchor) = split /#/, $link, 2;
+        my $target = abs_path($path eq '' ? "$root/$doc"
+                                          : dirname("$root/$doc") . "/$path");
+
+        if (!defined $target || !-e $target
+            || $target !~ m{^\Q$root\E(/|$)})
+        {
+            push @bad, "$link (no such file in the repository)";
+        } elsif (defined $anchor && $target =~ /\.md$/
+                 && !anchors($target)->{$anchor})
+        {
+            push @bad, "$link (no such heading)";
+        }
+    }
+
+    ok(@links > 0 && !@bad, "$doc: " . scalar(@links) . ' links, all good')
+        or diag(join "\n", @bad);
+}
+
+done_testing;

@@ -1,0 +1,163 @@
+package MiConf;
+
+# The configuration an operator installs (conf/, the package's examples, the
+# Kubernetes ConfigMap), as tests use it:
+#   - debian_nginx_t: "nginx -t" on the files exactly as shipped, dropped
+#     into a copy of this machine's /etc/nginx (Debian's own nginx.conf),
+#     in a mount namespace of its own so that nothing of the system changes;
+#   - adapt_site / adapt_credentials: the same files with only the listen
+#     address, the upstream, the log and the credentials path moved to the
+#     test's, each replaced exactly once so that a changed file fails loudly.
+
+use strict;
+use warnings;
+
+use File::Copy qw(copy);
+use MiTest;
+
+our $UPSTREAM_HOST = 'mi.apigw.ntruss.com';
+
+
+sub write_text {
+    my ($path, $text, $mode) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print {$fh} $text;
+    close $fh;
+    chmod $mode // 0644, $path;
+}
+
+
+sub replace_once {
+    my ($text, $what, $with) = @_;
+    my $n = () = $text =~ /\Q$what\E/g;
+    die "expected \"$what\" once in the shipped configuration, found $n\n"
+        unless $n == 1;
+    $text =~ s/\Q$what\E/$with/;
+    return $text;
+}
+
+
+# The site, listening on listen, forwarding to plain HTTP upstream (the
+# mock), logging to access_log.
+sub adapt_site {
+    my ($text, %to) = @_;
+    $text = replace_once($text, 'listen 8080;', "listen $to{listen};");
+    $text = replace_once($text, "server $UPSTREAM_HOST:443;",
+                         "server $to{upstream};");
+    $text = replace_once($text, "proxy_pass https://$UPSTREAM_HOST;",
+                         "proxy_pass http://$UPSTREAM_HOST;");
+    $text = replace_once($text, '/var/log/nginx/mi-gateway.access.log',
+                         $to{access_log});
+    return $text;
+}
+
+
+sub adapt_credentials {
+    my ($text, $path) = @_;
+    return replace_once($text, 'mi_credentials_file /etc/nginx/mi/credentials;',
+                        "mi_credentials_file $path;");
+}
+
+
+# An NCP CLI credentials file: profile => [access key, secret], as
+# "ncloud configure" writes it.
+sub cli_file {
+    my (%profiles) = @_;
+    return join "\n", map {
+        "[$_]\nncloud_access_key_id = $profiles{$_}[0]\n"
+        . "ncloud_secret_access_key = $profiles{$_}[1]\n"
+        . "ncloud_api_url = https://ncloud.apigw.ntruss.com\n"
+    } sort keys %profiles;
+}
+
+
+sub can_unshare {
+    return $> == 0
+           && system('unshare --mount --propagation private true '
+                     . '>/dev/null 2>&1') == 0;
+}
+
+
+# Runs "nginx -t" with Debian's nginx.conf and the given site and
+# credentials configuration in sites-enabled/ and conf.d/, a credentials
+# file at /etc/nginx/mi/credentials and the module in modules-enabled/.
+# /etc/nginx, /var/log/nginx and (when the API's host does not resolve
+# here) /etc/hosts are replaced for that one process only.
+# Returns (exit code, output).
+sub debian_nginx_t {
+    my ($t, %files) = @_;
+    my $d = $t->dir . '/debian' . ++$t->{seq};
+    my $etc = "$d/etc-nginx";
+
+    mkdir $d or die "$d: $!";
+    system('cp', '-a', '/etc/nginx', $etc) == 0 or die "cp /etc/nginx";
+
+    # what the package enables, and nothing left from an installed one
+    unlink glob("$etc/modules-enabled/*mod-http-mi.conf*");
+    write_text("$etc/modules-enabled/50-mod-http-mi.conf",
+               "load_module $MiTest::MODULE;\n")
+        unless $MiTest::MODULE eq 'static';
+
+    write_text("$etc/conf.d/mi-credentials.conf", $files{credentials_conf});
+    write_text("$etc/sites-available/mi-gateway.conf", $files{site});
+    symlink '../sites-available/mi-gateway.conf',
+            "$etc/sites-enabled/mi-gateway.conf" or die "symlink: $!";
+
+    mkdir "$etc/mi", 0700;
+    write_text("$etc/mi/credentials", $files{credentials}, 0600);
+
+    mkdir "$d/log";
+
+    my $hosts = '';
+    if (system("getent hosts $UPSTREAM_HOST >/dev/null 2>&1") != 0) {
+        $hosts = "$d/hosts";
+        copy('/etc/hosts', $hosts) or die "copy /etc/hosts: $!";
+        open my $fh, '>>', $hosts or die "$hosts: $!";
+        print {$fh} "127.0.0.1 $UPSTREAM_HOST\n";
+        close $fh;
+    }
+
+    my @cmd = ('unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+        'mount --bind "$1" /etc/nginx && mount --bind "$2" /var/log/nginx '
+        . '&& { [ -z "$3" ] || mount --bind "$3" /etc/hosts; } '
+        . '&& LD_PRELOAD="$4" exec "$5" -t 2>&1',
+        'sh', $etc, "$d/log", $hosts, $ENV{MI_NGINX_PRELOAD} // '',
+        $MiTest::NGINX);
+
+    open my $out, '-|', @cmd or die "unshare: $!";
+    local $/;
+    my $text = <$out> // '';
+    close $out;
+
+    $t->{logs_to_check}{"$d nginx -t"} = $text;
+
+    return ($? >> 8, $text);
+}
+
+
+# The commands a oneshot unit runs (its ExecStart= lines, in order), with
+# ${VAR} and $VAR expanded as systemd does from its Environment= lines,
+# which env (a drop-in's Environment=) overrides: what systemd would run.
+sub unit_exec_start {
+    my ($unit, %env) = @_;
+    my (%set, @cmds);
+
+    for (split /\n/, MiTest::read_file($unit)) {
+        next if /^\s*[#;]/;
+        $set{$1} = $2 while /^Environment=(?:.*\s)?(\w+)=(\S*)/g;
+        push @cmds, $1 if /^ExecStart=(.*)$/;
+    }
+
+    %set = (%set, %env);
+
+    for my $cmd (@cmds) {
+        die "unit_exec_start: quotes or prefixes not handled: $cmd\n"
+            if $cmd =~ /["'\\]/ || $cmd =~ /^[-@+!:]/;
+        $cmd =~ s{\$\{(\w+)\}|\$(\w+)}{$set{$1 // $2} // ''}ge;
+        $cmd = [ split ' ', $cmd ];
+    }
+
+    return @cmds;
+}
+
+1;

@@ -8,7 +8,8 @@
 # moved to test ports and resolving through the DNS mock, signs through to
 # the mock, and answers everything else (unknown paths, a dead upstream, a
 # client outside the allowed networks) with the module's JSON; its
-# readiness and metrics locations answer.  Also the health and status
+# readiness and metrics locations answer.  The README's "one nginx.conf"
+# (the same two files, included) passes nginx -t.  Also the health and status
 # locations the docs show for a signing server.
 
 use strict;
@@ -70,6 +71,32 @@ SKIP: {
     is($rc, 0, "Debian's nginx.conf with conf/ dropped in: nginx -t passes")
         or diag($out);
     unlike($out, qr/\[(warn|emerg)\]/, '... without a warning') or diag($out);
+}
+
+# --- the README's "one nginx.conf": the two files, included in http
+my $whole_cred = $t->write_file('whole.credentials', $credentials);
+{
+    my ($whole) = MiTest::read_file("$MiTest::ROOT/README.md")
+        =~ /^### Without Debian's layout: one nginx\.conf\n.*?^```nginx\n(.*?)^```/ms;
+    my $c = $t->write_file('whole-credentials.conf',
+                           MiConf::adapt_credentials($cred_conf, $whole_cred));
+    my $sconf = $t->write_file('whole-site.conf',
+        MiConf::replace_once($site, '/var/log/nginx/mi-gateway.access.log',
+                             "$d/whole-access.log"));
+    my $load = $MiTest::MODULE eq 'static' ? ''
+             : "load_module $MiTest::MODULE;";
+    $whole = MiConf::replace_once($whole // '',
+        'load_module /usr/lib/nginx/modules/ngx_http_mi_module.so;', $load);
+    $whole = MiConf::replace_once($whole,
+        'include /etc/nginx/mi/mi-credentials.conf;', "include $c;");
+    $whole = MiConf::replace_once($whole,
+        'include /etc/nginx/mi/mi-gateway.conf;', "include $sconf;");
+    my $file = $t->write_file('whole.conf', $whole);
+    local $ENV{LD_PRELOAD} = $ENV{MI_NGINX_PRELOAD} // '';
+    my $out = `$MiTest::NGINX -t -p $d/ -c $file -e $d/whole-error.log 2>&1`;
+    is($? >> 8, 0, 'the README\'s one nginx.conf with conf/ included: nginx -t')
+        or diag($out);
+    $t->{logs_to_check}{'whole nginx -t'} = $out;
 }
 
 # --- the site, serving
@@ -192,6 +219,6 @@ is(MiTest::json_body($res)->{code}, 'ROUTE_NOT_FOUND',
    'stub_status without mi_sign off: the module answers ROUTE_NOT_FOUND');
 
 $t->stop_all;
-$t->check_logs($cred, $secret_file);
+$t->check_logs($cred, $secret_file, $whole_cred);
 
 done_testing;

@@ -1,9 +1,10 @@
 /*
  * ngx_http_mi_module: the JSON errors.  A refusal is recorded first
- * (ngx_http_mi_reject), then answered (ngx_http_mi_send_error); nginx's own
- * error pages in a signing location are replaced with the same JSON by a
- * header and body filter, which also has upstream refusals of a signed
- * request explained in the error log (ngx_http_mi_log.c).
+ * (ngx_http_mi_reject), then answered (ngx_http_mi_send_error, through
+ * ngx_http_mi_send_text, which mi_metrics and mi_health answer with too);
+ * nginx's own error pages in a signing location are replaced with the same
+ * JSON by a header and body filter, which also has upstream refusals of a
+ * signed request explained in the error log (ngx_http_mi_log.c).
  */
 
 #include "ngx_http_mi_module.h"
@@ -190,9 +191,7 @@ ngx_http_mi_reject(ngx_http_request_t *r, ngx_http_mi_error_e error,
 ngx_int_t
 ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
 
     ctx->verdict = NGX_DONE;
 
@@ -209,12 +208,36 @@ ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
         r->keepalive = 0;
     }
 
-    r->headers_out.status = ngx_http_mi_errors[ctx->error].status;
-
     b = ngx_http_mi_error_body(r, ctx);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    return ngx_http_mi_send_text(r, ngx_http_mi_errors[ctx->error].status,
+                                 &ngx_http_mi_json_type, b);
+}
+
+
+/*
+ * Answers a whole response held in one buffer: the one road of every
+ * response the module makes (its refusals, mi_metrics, mi_health).
+ */
+
+ngx_int_t
+ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_lowcase = NULL;
+
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
 
     rc = ngx_http_send_header(r);
 

@@ -206,6 +206,8 @@ ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
     ngx_http_mi_error_e error, const char *fmt, ...);
 ngx_int_t ngx_http_mi_send_error(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
 ngx_int_t ngx_http_mi_error_filter_init(ngx_conf_t *cf);
 ngx_str_t *ngx_http_mi_error_code(ngx_http_mi_error_e error);
 
@@ -217,8 +219,6 @@ ngx_int_t ngx_http_mi_metrics_init(ngx_conf_t *cf);
 void ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
     ngx_http_mi_upstream_health_t *uh);
 ngx_int_t ngx_http_mi_endpoint_start(ngx_http_request_t *r);
-ngx_int_t ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_buf_t *b);
 
 /* ngx_http_mi_prometheus.c */
 ngx_int_t ngx_http_mi_metrics_handler(ngx_http_request_t *r);

@@ -2,6 +2,8 @@
 # The documentation's links: the README links only to files of this
 # repository, and every relative link of the README and docs/ leads to a
 # file that exists (and to a heading that exists, for "file.md#heading").
+# The README's "Timeouts and retries" states the values that
+# conf/mi-gateway.conf sets.
 
 use strict;
 use warnings;
@@ -57,5 +59,14 @@ for my $doc ('README.md', map { s{^\Q$root\E/}{}r } glob "$root/docs/*.md") {
     ok(@links > 0 && !@bad, "$doc: " . scalar(@links) . ' links, all good')
         or diag(join "\n", @bad);
 }
+
+# each directive of the site, as "`name value`" in the README's section
+my ($section) = MiTest::read_file("$root/README.md")
+    =~ /^### Timeouts and retries\n(.*?)^##/ms;
+my @retry = map { s/;$//r =~ s/\s+/ /gr } MiTest::retry_directives();
+is(scalar @retry, 6, 'conf/mi-gateway.conf: 6 timeout and retry directives');
+is_deeply([grep { index($section // '', "`$_`") < 0 } @retry], [],
+          'README "Timeouts and retries" states each value of the site: '
+          . join ', ', @retry);
 
 done_testing;

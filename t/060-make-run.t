@@ -75,9 +75,12 @@ is((stat $run)[2] & 0777, 0711, 'its folder: 0711');
 is((stat "$run/secret")[2] & 0777, 0600, 'the demo secret: 0600');
 
 my $conf = MiTest::read_file("$run/nginx.conf");
-my @readme = MiTest::readme_retry_directives();
-is_deeply([grep { my $d = $_; $conf =~ /^\s*\Q$d\E$/m } @readme], \@readme,
-          'the README\'s timeouts and retries, all ' . scalar(@readme));
+# the timeouts and retries of the production site, conf/mi-gateway.conf
+my @retry = MiTest::retry_directives();
+is(scalar @retry, 6, 'conf/mi-gateway.conf: 3 timeouts, 3 retry directives');
+is_deeply([grep { my $d = $_; $conf =~ /^\s*\Q$d\E$/m } @retry], \@retry,
+          'the timeouts and retries of conf/mi-gateway.conf, all '
+          . scalar(@retry));
 
 my $secret = MiTest::read_file("$run/secret");
 chomp $secret;
@@ -101,8 +104,9 @@ push @{ $t->{secrets} }, $secret;
          'with credentials: a resolver with valid=');
     like($c, qr{proxy_pass https://(\$ncp_mi_host|mi\.apigw\.ntruss\.com);},
          'with credentials: the API, resolved while running');
-    is_deeply([grep { my $d = $_; $c =~ /^\s*\Q$d\E$/m } @readme], \@readme,
-              'with credentials: the README\'s timeouts and retries');
+    is_deeply([grep { my $d = $_; $c =~ /^\s*\Q$d\E$/m } @retry], \@retry,
+              'with credentials: the timeouts and retries of '
+              . 'conf/mi-gateway.conf');
     ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$real_port"),
        'with credentials, MI_RUN_CHECK=1: nginx not started');
 }

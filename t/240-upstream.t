@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# Reaching the API as the README's production configuration does: its
-# timeouts and retries (read from the README itself) retry a connection
+# Reaching the API as the production configuration does: its timeouts and
+# retries (read from conf/mi-gateway.conf itself) retry a connection
 # that failed before anything was sent, and never send a POST twice; the
 # API's name is resolved again while nginx runs, by a variable in
 # proxy_pass (and on nginx 1.27.3+ by "server ... resolve"), and either
@@ -24,9 +24,9 @@ my $mock2 = $t->start_mock(AK => $secret);
 my $dns = $t->start_dns(ttl => 1);
 my $closed = '127.0.0.1:' . MiTest::free_port();
 
-# the timeouts and retries of the README's production configuration
-my @retry = MiTest::readme_retry_directives();
-is(scalar @retry, 6, 'the README sets 3 timeouts and 3 retry directives')
+# the timeouts and retries of the production configuration
+my @retry = MiTest::retry_directives();
+is(scalar @retry, 6, 'conf/mi-gateway.conf sets 3 timeouts and 3 retry directives')
     or diag(join "\n", @retry);
 my $retry = join "\n", map { "            $_" } @retry;
 

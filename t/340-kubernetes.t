@@ -2,8 +2,8 @@
 # deploy/kubernetes/: yamllint (strict), every object valid against the
 # Kubernetes object schemas (npm's kubernetes-models), the ConfigMap exactly
 # conf/, its nginx configuration through "nginx -t" in Debian's layout, the
-# Deployment wired to it (mounts, probe, Secret, Service), the readiness
-# probe's path answering, and the reload container's script, run as it is,
+# Deployment wired to it (mounts, probes, Secret, Service), the readiness
+# probe on mi_health and the liveness probe answering, and the reload container's script, run as it is,
 # reloading a test nginx when its credentials file changes.
 
 use strict;
@@ -114,9 +114,14 @@ is_deeply($svc->{spec}{selector}, $dep->{spec}{template}{metadata}{labels},
 my $probe = $nginx->{readinessProbe}{httpGet} // {};
 is($probe->{port}, 'http', 'readiness probe on the http port');
 like($data->{'mi-gateway.conf'} // '',
-     qr/^\s*location = \Q$probe->{path}\E \{\n\s*mi_sign off;/m,
-     "readiness probe path $probe->{path}: a location of the site, "
-     . 'with mi_sign off');
+     qr/^\s*location = \Q$probe->{path}\E \{\n\s*mi_health;/m,
+     "readiness probe path $probe->{path}: the site's mi_health location");
+my $live = $nginx->{livenessProbe}{httpGet} // {};
+is($live->{port}, 'http', 'liveness probe on the http port');
+like($data->{'mi-gateway.conf'} // '',
+     qr/^\s*location = \Q$live->{path}\E \{\n\s*mi_metrics;/m,
+     "liveness probe path $live->{path}: the site's mi_metrics location, "
+     . 'which answers whenever nginx serves');
 
 # --- the ConfigMap's nginx configuration
 my $secret = $t->new_secret;
@@ -139,15 +144,19 @@ SKIP: {
 my $new = $t->new_secret;
 my $cred = $t->write_file('credentials', $cred_text);
 my $mock = $t->start_mock(AK_K8S => $secret, AK_NEW => $new);
+my $dns = $t->start_dns(ttl => 30);
 my $ngx = $t->start_nginx(
     MiConf::adapt_credentials($data->{'mi-credentials.conf'}, $cred) . "\n"
     . MiConf::adapt_site($data->{'mi-gateway.conf'},
                          listen => '127.0.0.1:%%PORT%%',
-                         upstream => "127.0.0.1:$mock->{port}",
+                         dns => $dns->{port}, api_port => $mock->{port},
                          access_log => "$d/access.log"));
 
 my $res = MiTest::http($ngx->{port}, 'GET', $probe->{path});
 is($res->{status}, 200, "the readiness probe's GET $probe->{path}: 200");
+is(MiTest::json_body($res)->{status}, 'ok', '... the key loaded: ok');
+$res = MiTest::http($ngx->{port}, 'GET', $live->{path});
+is($res->{status}, 200, "the liveness probe's GET $live->{path}: 200");
 
 sub signed_as { $t->signed_as($ngx->{port}, $mock, @_) }
 

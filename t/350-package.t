@@ -150,13 +150,15 @@ my $new_secret = $t->new_secret;
 my $cred = $t->write_file('credentials',
                           MiConf::cli_file(DEFAULT => ['AK_PKG', $secret]));
 my $mock = $t->start_mock(AK_PKG => $secret, AK_ROTATED => $new_secret);
+my $dns = $t->start_dns(ttl => 30);
 my $port = MiTest::free_port();
 
 $t->write_file('mi-credentials.conf', MiConf::adapt_credentials(
     MiTest::read_file("$doc/examples/mi-credentials.conf"), $cred), 0644);
 $t->write_file('mi-gateway.conf', MiConf::adapt_site(
     MiTest::read_file("$doc/examples/mi-gateway.conf"),
-    listen => "127.0.0.1:$port", upstream => "127.0.0.1:$mock->{port}",
+    listen => "127.0.0.1:$port", dns => $dns->{port},
+    api_port => $mock->{port},
     access_log => "$d/access.log"), 0644);
 
 # an nginx.conf of the test with the system's modules-enabled/

@@ -6,13 +6,13 @@ package MiConf;
 #     into a copy of this machine's /etc/nginx (Debian's own nginx.conf),
 #     in a mount namespace of its own so that nothing of the system changes;
 #   - adapt_site / adapt_credentials: the same files with only the listen
-#     address, the upstream, the log and the credentials path moved to the
-#     test's, each replaced exactly once so that a changed file fails loudly.
+#     address, the resolver, the API's port and scheme, the log and the
+#     credentials path moved to the test's, each replaced exactly once so
+#     that a changed file fails loudly.
 
 use strict;
 use warnings;
 
-use File::Copy qw(copy);
 use MiTest;
 
 our $UPSTREAM_HOST = 'mi.apigw.ntruss.com';
@@ -37,15 +37,18 @@ sub replace_once {
 }
 
 
-# The site, listening on listen, forwarding to plain HTTP upstream (the
-# mock), logging to access_log.
+# The site, listening on listen, resolving through the DNS mock on port
+# dns (which answers 127.0.0.1 for any name), forwarding in plain HTTP to
+# the mock on port api_port under the API's host name, logging to access_log.
 sub adapt_site {
     my ($text, %to) = @_;
     $text = replace_once($text, 'listen 8080;', "listen $to{listen};");
-    $text = replace_once($text, "server $UPSTREAM_HOST:443;",
-                         "server $to{upstream};");
-    $text = replace_once($text, "proxy_pass https://$UPSTREAM_HOST;",
-                         "proxy_pass http://$UPSTREAM_HOST;");
+    $text = replace_once($text, 'resolver 127.0.0.53 ',
+                         "resolver 127.0.0.1:$to{dns} ");
+    $text = replace_once($text, "set \$ncp_mi_host $UPSTREAM_HOST;",
+                         "set \$ncp_mi_host $UPSTREAM_HOST:$to{api_port};");
+    $text = replace_once($text, 'proxy_pass https://$ncp_mi_host;',
+                         'proxy_pass http://$ncp_mi_host;');
     $text = replace_once($text, '/var/log/nginx/mi-gateway.access.log',
                          $to{access_log});
     return $text;
@@ -81,8 +84,9 @@ sub can_unshare {
 # Runs "nginx -t" with Debian's nginx.conf and the given site and
 # credentials configuration in sites-enabled/ and conf.d/, a credentials
 # file at /etc/nginx/mi/credentials and the module in modules-enabled/.
-# /etc/nginx, /var/log/nginx and (when the API's host does not resolve
-# here) /etc/hosts are replaced for that one process only.
+# /etc/nginx and /var/log/nginx are replaced for that one process only
+# (the site resolves the API's host only while it runs, through its
+# resolver: nothing is looked up at "nginx -t").
 # Returns (exit code, output).
 sub debian_nginx_t {
     my ($t, %files) = @_;
@@ -108,20 +112,10 @@ sub debian_nginx_t {
 
     mkdir "$d/log";
 
-    my $hosts = '';
-    if (system("getent hosts $UPSTREAM_HOST >/dev/null 2>&1") != 0) {
-        $hosts = "$d/hosts";
-        copy('/etc/hosts', $hosts) or die "copy /etc/hosts: $!";
-        open my $fh, '>>', $hosts or die "$hosts: $!";
-        print {$fh} "127.0.0.1 $UPSTREAM_HOST\n";
-        close $fh;
-    }
-
     my @cmd = ('unshare', '--mount', '--propagation', 'private', 'sh', '-c',
         'mount --bind "$1" /etc/nginx && mount --bind "$2" /var/log/nginx '
-        . '&& { [ -z "$3" ] || mount --bind "$3" /etc/hosts; } '
-        . '&& LD_PRELOAD="$4" exec "$5" -t 2>&1',
-        'sh', $etc, "$d/log", $hosts, $ENV{MI_NGINX_PRELOAD} // '',
+        . '&& LD_PRELOAD="$3" exec "$4" -t 2>&1',
+        'sh', $etc, "$d/log", $ENV{MI_NGINX_PRELOAD} // '',
         $MiTest::NGINX);
 
     open my $out, '-|', @cmd or die "unshare: $!";

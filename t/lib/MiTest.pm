@@ -591,14 +591,11 @@ sub check_no_secret_leaked {
 }
 
 
-# The timeout and retry directives of the README's production
-# configuration, as written there.
-sub readme_retry_directives {
-    my ($prod) = read_file("$ROOT/README.md")
-        =~ /^## Production configuration\n(.*?)^## /ms;
-    my ($conf) = grep { /proxy_next_upstream/ }
-                 ($prod // '') =~ /^```nginx\n(.*?)```/msg;
-    return ($conf // '') =~ /^\s*((?:proxy_(?:connect|send|read)_timeout|proxy_next_upstream\S*)\s.*)$/mg;
+# The timeout and retry directives of the production configuration,
+# conf/mi-gateway.conf (the site the README installs), as written there.
+sub retry_directives {
+    return read_file("$ROOT/conf/mi-gateway.conf")
+        =~ /^\s*((?:proxy_(?:connect|send|read)_timeout|proxy_next_upstream\S*)\s.*;)$/mg;
 }
 
 

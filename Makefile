@@ -7,11 +7,26 @@ SHELL := /bin/bash
 NGINX_SRC    ?= /usr/share/nginx/src
 BUILD        := build
 MODULE       := $(BUILD)/ngx_http_mi_module.so
-NGX_BUILD    := $(BUILD)/nginx
-NGX_CC_OPT   := -g -O2 -fPIC -Wall -Wextra -Werror
+# One nginx build folder per compiler (make CC=clang): objects of two
+# compilers never mix.  $(MODULE) is the module of the last one built.
+CC_NAME      := $(notdir $(firstword $(CC)))
+NGX_BUILD    := $(BUILD)/nginx-$(CC_NAME)
+
+# Debian's own hardening, the flags its nginx package is built with
+# (debian/rules: hardening=+all), then our warnings.  Unused parameters
+# are nginx's style (handlers share signatures): nginx turns that warning
+# off before these flags, and clang would turn it back on.  Expanded when
+# a recipe runs, so after deps has installed dpkg-dev.
+DEB_FLAGS    = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+NGX_CC_OPT   = $(shell $(DEB_FLAGS) CFLAGS) $(shell $(DEB_FLAGS) CPPFLAGS) \
+               -g -O2 -fPIC -Wall -Wextra -Wno-unused-parameter -Werror
+NGX_LD_OPT   = $(shell $(DEB_FLAGS) LDFLAGS) -fPIC
+
+# make asan preloads gcc's sanitizer runtimes, so it is built with gcc.
 ASAN_BUILD   := $(BUILD)/asan
 ASAN_CC_OPT  := -g -O1 -fPIC -fno-omit-frame-pointer -Wall -Wextra -Werror \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LD_OPT  := -fsanitize=address,undefined
 
 PURE_SRCS    := $(wildcard src/*.c)
 PURE_HDRS    := $(wildcard src/*.h)
@@ -37,9 +52,17 @@ all: module
 deps:
 	@bash scripts/deps.sh
 
+# $(call configure-nginx,DIR,CC,CC_OPT,LD_OPT): nginx-dev ships configure
+# and headers, not a Makefile, so a private copy of NGINX_SRC (Debian's
+# nginx-dev sources, configured with Debian's own arguments, or any nginx
+# source tree or tarball) is configured to build the module with
+# --with-compat; it is reused while nothing that went into it changed.
+configure-nginx = bash scripts/configure-nginx.sh $(1) $(NGINX_SRC) \
+    --with-cc='$(2)' --with-cc-opt='$(3)' --with-ld-opt='$(4)' \
+    --with-compat --add-dynamic-module=$(CURDIR)
+
 module: deps
-	@[ -f $(NGX_BUILD)/objs/Makefile ] \
-	    || bash scripts/configure-nginx.sh $(NGX_BUILD) '$(NGX_CC_OPT)'
+	@$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/module.log 2>&1 \
 	    || { cat $(BUILD)/module.log; exit 1; }
@@ -47,17 +70,13 @@ module: deps
 	@cmp -s $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE) \
 	    || cp $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE)
 
-# nginx-dev ships configure and headers, not a top-level Makefile: a private
-# copy is configured once with Debian's own flags (see the script).
 .PHONY: configure
-configure:
-	bash scripts/configure-nginx.sh $(NGX_BUILD) '$(NGX_CC_OPT)'
+configure: deps
+	$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 
 # The module built with ASan and UBSan, for "make asan".
 asan-module: deps
-	@[ -f $(ASAN_BUILD)/objs/Makefile ] \
-	    || bash scripts/configure-nginx.sh $(ASAN_BUILD) \
-	        '$(ASAN_CC_OPT)' '-fsanitize=address,undefined'
+	@$(call configure-nginx,$(ASAN_BUILD),gcc,$(ASAN_CC_OPT),$(ASAN_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/asan-module.log 2>&1 \
 	    || { cat $(BUILD)/asan-module.log; exit 1; }

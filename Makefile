@@ -28,6 +28,15 @@ ASAN_CC_OPT  := -g -O1 -fPIC -fno-omit-frame-pointer -Wall -Wextra -Werror \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LD_OPT  := -fsanitize=address,undefined
 
+# make compat: the nginx releases built from source, and nginx's own tests
+# (snapshots of nginx-tests: the older one for Debian's nginx 1.22).
+NGINX_DIST   ?= $(abspath ../shared/nginx)
+NGINX_TARBALLS ?= $(foreach v,1.24.0 1.26.3 1.28.3 1.29.8,\
+                    $(NGINX_DIST)/nginx-$(v).tar.gz)
+NGINX_TESTS  ?= $(NGINX_DIST)/nginx-tests-2026-07-21.tar.gz
+NGINX_TESTS_DEBIAN ?= $(NGINX_DIST)/nginx-tests-2022-08-30.tar.gz
+COMPAT_DIR   := $(CURDIR)/$(BUILD)/compat
+
 PURE_SRCS    := $(wildcard src/*.c)
 PURE_HDRS    := $(wildcard src/*.h)
 UNIT_SRCS    := $(wildcard t/unit/test_*.c)
@@ -45,7 +54,7 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fno-sanitize-recover=all
 
 .PHONY: all deps module asan-module run test unit e2e asan fuzz fuzz-smoke \
-        bench clean
+        bench compat compat-expected clean
 
 all: module
 
@@ -138,6 +147,23 @@ run: module
 
 bench: module
 	@bash scripts/bench.sh
+
+# Every supported nginx, built from source with the module dynamic and
+# built in, each against the t/ suite; nginx's own tests guard Debian's
+# nginx and each dynamic build (scripts/compat.sh).  Long: not in "test".
+compat: module
+	@COMPAT_DIR=$(COMPAT_DIR) COMPAT_BUILD=$(COMPAT_DIR)/$(CC_NAME) \
+	 MODULE=$(MODULE) NGINX_TARBALLS='$(NGINX_TARBALLS)' \
+	 NGINX_TESTS=$(NGINX_TESTS) NGINX_TESTS_DEBIAN=$(NGINX_TESTS_DEBIAN) \
+	 CC='$(CC)' NGX_CC_OPT='$(NGX_CC_OPT)' NGX_LD_OPT='$(NGX_LD_OPT)' \
+	    bash scripts/compat.sh
+
+# The differences "make compat" saw with mi_sign on, in the format of
+# t/compat/nginx-tests-expected.txt, reasons kept where a line matched:
+#   make -s compat-expected > new.txt && mv new.txt t/compat/...
+compat-expected:
+	@perl scripts/nginx-tests.pl expected t/compat/nginx-tests-expected.txt \
+	    $(wildcard $(COMPAT_DIR)/nginx-tests/*/differences.txt)
 
 clean:
 	rm -rf $(BUILD)

@@ -7,11 +7,35 @@ SHELL := /bin/bash
 NGINX_SRC    ?= /usr/share/nginx/src
 BUILD        := build
 MODULE       := $(BUILD)/ngx_http_mi_module.so
-NGX_BUILD    := $(BUILD)/nginx
-NGX_CC_OPT   := -g -O2 -fPIC -Wall -Wextra -Werror
+# One nginx build folder per compiler (make CC=clang): objects of two
+# compilers never mix.  $(MODULE) is the module of the last one built.
+CC_NAME      := $(notdir $(firstword $(CC)))
+NGX_BUILD    := $(BUILD)/nginx-$(CC_NAME)
+
+# Debian's own hardening, the flags its nginx package is built with
+# (debian/rules: hardening=+all), then our warnings.  Unused parameters
+# are nginx's style (handlers share signatures): nginx turns that warning
+# off before these flags, and clang would turn it back on.  Expanded when
+# a recipe runs, so after deps has installed dpkg-dev.
+DEB_FLAGS    = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+NGX_CC_OPT   = $(shell $(DEB_FLAGS) CFLAGS) $(shell $(DEB_FLAGS) CPPFLAGS) \
+               -g -O2 -fPIC -Wall -Wextra -Wno-unused-parameter -Werror
+NGX_LD_OPT   = $(shell $(DEB_FLAGS) LDFLAGS) -fPIC
+
+# make asan preloads gcc's sanitizer runtimes, so it is built with gcc.
 ASAN_BUILD   := $(BUILD)/asan
 ASAN_CC_OPT  := -g -O1 -fPIC -fno-omit-frame-pointer -Wall -Wextra -Werror \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LD_OPT  := -fsanitize=address,undefined
+
+# make compat: the nginx releases built from source, and nginx's own tests
+# (snapshots of nginx-tests: the older one for Debian's nginx 1.22).
+NGINX_DIST   ?= $(abspath ../shared/nginx)
+NGINX_TARBALLS ?= $(foreach v,1.24.0 1.26.3 1.28.3 1.29.8,\
+                    $(NGINX_DIST)/nginx-$(v).tar.gz)
+NGINX_TESTS  ?= $(NGINX_DIST)/nginx-tests-2026-07-21.tar.gz
+NGINX_TESTS_DEBIAN ?= $(NGINX_DIST)/nginx-tests-2022-08-30.tar.gz
+COMPAT_DIR   := $(CURDIR)/$(BUILD)/compat
 
 PURE_SRCS    := $(wildcard src/*.c)
 PURE_HDRS    := $(wildcard src/*.h)
@@ -30,16 +54,24 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fno-sanitize-recover=all
 
 .PHONY: all deps module asan-module run test unit e2e asan fuzz fuzz-smoke \
-        bench clean
+        bench compat compat-expected clean
 
 all: module
 
 deps:
 	@bash scripts/deps.sh
 
+# $(call configure-nginx,DIR,CC,CC_OPT,LD_OPT): nginx-dev ships configure
+# and headers, not a Makefile, so a private copy of NGINX_SRC (Debian's
+# nginx-dev sources, configured with Debian's own arguments, or any nginx
+# source tree or tarball) is configured to build the module with
+# --with-compat; it is reused while nothing that went into it changed.
+configure-nginx = bash scripts/configure-nginx.sh $(1) $(NGINX_SRC) \
+    --with-cc='$(2)' --with-cc-opt='$(3)' --with-ld-opt='$(4)' \
+    --with-compat --add-dynamic-module=$(CURDIR)
+
 module: deps
-	@[ $(NGX_BUILD)/objs/Makefile -nt config ] \
-	    || bash scripts/configure-nginx.sh $(NGX_BUILD) '$(NGX_CC_OPT)'
+	@$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/module.log 2>&1 \
 	    || { cat $(BUILD)/module.log; exit 1; }
@@ -47,17 +79,13 @@ module: deps
 	@cmp -s $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE) \
 	    || cp $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE)
 
-# nginx-dev ships configure and headers, not a top-level Makefile: a private
-# copy is configured once with Debian's own flags (see the script).
 .PHONY: configure
-configure:
-	bash scripts/configure-nginx.sh $(NGX_BUILD) '$(NGX_CC_OPT)'
+configure: deps
+	$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 
 # The module built with ASan and UBSan, for "make asan".
 asan-module: deps
-	@[ $(ASAN_BUILD)/objs/Makefile -nt config ] \
-	    || bash scripts/configure-nginx.sh $(ASAN_BUILD) \
-	        '$(ASAN_CC_OPT)' '-fsanitize=address,undefined'
+	@$(call configure-nginx,$(ASAN_BUILD),gcc,$(ASAN_CC_OPT),$(ASAN_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/asan-module.log 2>&1 \
 	    || { cat $(BUILD)/asan-module.log; exit 1; }
@@ -121,6 +149,23 @@ run: module
 
 bench: module
 	@bash scripts/bench.sh
+
+# Every supported nginx, built from source with the module dynamic and
+# built in, each against the t/ suite; nginx's own tests guard Debian's
+# nginx and each dynamic build (scripts/compat.sh).  Long: not in "test".
+compat: module
+	@COMPAT_DIR=$(COMPAT_DIR) COMPAT_BUILD=$(COMPAT_DIR)/$(CC_NAME) \
+	 MODULE=$(MODULE) NGINX_TARBALLS='$(NGINX_TARBALLS)' \
+	 NGINX_TESTS=$(NGINX_TESTS) NGINX_TESTS_DEBIAN=$(NGINX_TESTS_DEBIAN) \
+	 CC='$(CC)' NGX_CC_OPT='$(NGX_CC_OPT)' NGX_LD_OPT='$(NGX_LD_OPT)' \
+	    bash scripts/compat.sh
+
+# The differences "make compat" saw with mi_sign on, in the format of
+# t/compat/nginx-tests-expected.txt, reasons kept where a line matched:
+#   make -s compat-expected > new.txt && mv new.txt t/compat/...
+compat-expected:
+	@perl scripts/nginx-tests.pl expected t/compat/nginx-tests-expected.txt \
+	    $(wildcard $(COMPAT_DIR)/nginx-tests/*/differences.txt)
 
 clean:
 	rm -rf $(BUILD)

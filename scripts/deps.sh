@@ -5,11 +5,19 @@ set -eu
 
 pkgs=(
     nginx nginx-dev            # the nginx we load into, its headers, configure
+    # the dynamic modules Debian's nginx was configured with: nginx-tests
+    # loads them all into every configuration it writes (make compat)
+    libnginx-mod-http-geoip libnginx-mod-http-image-filter
+    libnginx-mod-http-perl libnginx-mod-http-xslt-filter
+    libnginx-mod-mail libnginx-mod-stream libnginx-mod-stream-geoip
     libssl-dev libpcre2-dev zlib1g-dev
     gcc make clang libclang-rt-14-dev   # module, unit tests, libFuzzer
+    dpkg-dev binutils                   # Debian's hardening flags, readelf
     libasan8 libubsan1                  # make asan: the module under ASan
     libcmocka-dev pkg-config            # C unit tests
     perl openssl curl                   # end-to-end tests, TLS test CA, demo
+    # the clients nginx-tests needs for its SSL, WebSocket and FastCGI tests
+    libio-socket-ssl-perl libprotocol-websocket-perl libfcgi-perl
     wrk valgrind                        # make bench
     prometheus                          # promtool: the metrics exposition
     debhelper dpkg-dev lintian          # make deb: dh-sequence-nginx is nginx-dev

@@ -64,11 +64,11 @@ asan-module: deps
 
 $(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
 	@mkdir -p $(dir $@)
-	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto
+	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto -lpcre2-8
 
 $(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lcrypto
+	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lcrypto -lpcre2-8
 
 unit: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do \

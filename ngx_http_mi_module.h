@@ -54,7 +54,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_regex_t                *regex;
+    ngx_regex_t                *regex;      /* NULL: the default, mi_param */
     ngx_str_t                   source;
 } ngx_http_mi_pattern_t;
 

@@ -174,6 +174,13 @@ ngx_http_mi_body_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * The route matcher has judged every parameter by its default pattern; a
+ * pattern that "mi_param" set is matched here, on the parameter as sent
+ * when it holds no '%', else on a decoded copy.  Refusals come in the
+ * order of the parameters, each with the first reason that applies.
+ */
+
 static ngx_int_t
 ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     mi_route_match_t *m)
@@ -183,6 +190,7 @@ ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_int_t               rc;
     ngx_str_t               value;
     ngx_uint_t              i;
+    mi_param_rc_t           verdict;
     ngx_http_mi_pattern_t  *p;
     u_char                  buf[NGX_HTTP_MI_PARAM_MAX];
 
@@ -199,36 +207,59 @@ ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
                                       NGX_HTTP_MI_PARAM_MAX);
         }
 
-        /* decoding never makes a value longer, so -1 means malformed */
+        p = mlcf->params[i];
 
-        n = mi_pct_decode(m->param[i].data, m->param[i].len, buf,
-                          sizeof(buf));
-        if (n < 0) {
+        if (p->regex == NULL) {
+            verdict = m->check[i];
+
+        } else {
+            value.data = (u_char *) m->param[i].data;
+            value.len = m->param[i].len;
+            verdict = MI_PARAM_VALID;
+
+            if (ngx_strlchr(value.data, value.data + value.len, '%')) {
+
+                /* decoding never makes a value longer: -1 is malformed */
+
+                n = mi_pct_decode(value.data, value.len, buf, sizeof(buf));
+
+                value.data = buf;
+                value.len = n;
+
+                if (n < 0) {
+                    verdict = MI_PARAM_BAD_ESCAPE;
+                }
+            }
+
+            if (verdict == MI_PARAM_VALID) {
+
+                /* the pattern must match the whole value, anchored or not */
+
+                rc = ngx_regex_exec(p->regex, &value, captures, 3);
+
+                if (rc < NGX_REGEX_NO_MATCHED) {
+                    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                                  ngx_regex_exec_n " failed: %i on \"%s\"",
+                                  rc, mi_param_name(i));
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                if (rc == NGX_REGEX_NO_MATCHED
+                    || captures[0] != 0 || (size_t) captures[1] != value.len)
+                {
+                    verdict = MI_PARAM_MISMATCH;
+                }
+            }
+        }
+
+        if (verdict == MI_PARAM_BAD_ESCAPE) {
             return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
                                       "%s: \"%*s\" has a malformed "
                                       "percent-escape", mi_param_name(i),
                                       m->param[i].len, m->param[i].data);
         }
 
-        value.data = buf;
-        value.len = n;
-
-        p = mlcf->params[i];
-
-        /* the pattern must match the whole value, anchored or not */
-
-        rc = ngx_regex_exec(p->regex, &value, captures, 3);
-
-        if (rc < NGX_REGEX_NO_MATCHED) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          ngx_regex_exec_n " failed: %i on \"%s\"",
-                          rc, mi_param_name(i));
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (rc == NGX_REGEX_NO_MATCHED
-            || captures[0] != 0 || (size_t) captures[1] != value.len)
-        {
+        if (verdict == MI_PARAM_MISMATCH) {
             return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
                                       "%s: \"%*s\" does not match %V",
                                       mi_param_name(i), m->param[i].len,

@@ -363,9 +363,8 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     tp = ngx_timeofday();
 
     ctx->timestamp.data = ctx->timestamp_buf;
-    ctx->timestamp.len = ngx_sprintf(ctx->timestamp_buf, "%uL",
-                                     (uint64_t) tp->sec * 1000 + tp->msec)
-                         - ctx->timestamp_buf;
+    ctx->timestamp.len = mi_sign_timestamp((uint64_t) tp->sec * 1000
+                                           + tp->msec, ctx->timestamp_buf);
 
     method.data = r->method_name.data;
     method.len = r->method_name.len;

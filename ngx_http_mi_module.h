@@ -123,7 +123,7 @@ typedef struct {
     ngx_uint_t                  content_types;
     ngx_str_t                  *content_type_alias;  /* "Content_Type" */
     ngx_str_t                   timestamp;
-    u_char                      timestamp_buf[NGX_INT64_LEN];
+    u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
     unsigned                    signed_request:1;
 } ngx_http_mi_ctx_t;

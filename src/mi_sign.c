@@ -20,6 +20,24 @@
 
 #define MI_SHA256_BLOCK  64
 
+/*
+ * A string-to-sign up to this long is hashed with one SHA256_Update();
+ * a longer one (a long query) in pieces of this size.
+ */
+#define MI_SIGN_BUF      1024
+
+
+/* The string-to-sign, written contiguously, for one SHA256_Update(). */
+typedef struct {
+    SHA256_CTX     *ctx;
+    size_t          len;
+    unsigned char   buf[MI_SIGN_BUF];
+} mi_sign_msg_t;
+
+
+static inline void mi_sign_add(mi_sign_msg_t *msg, const unsigned char *p,
+    size_t len);
+
 
 void
 mi_sign_key_init(mi_sign_key_t *key, const unsigned char *secret, size_t len)
@@ -70,23 +88,29 @@ mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method, mi_sign_str_t path,
     mi_sign_str_t access_key, unsigned char *out)
 {
     SHA256_CTX     ctx;
+    mi_sign_msg_t  msg;
     unsigned char  digest[SHA256_DIGEST_LENGTH];
 
     ctx = key->inner;
 
-    SHA256_Update(&ctx, method.data, method.len);
-    SHA256_Update(&ctx, " ", 1);
-    SHA256_Update(&ctx, path.data, path.len);
+    msg.ctx = &ctx;
+    msg.len = 0;
+
+    mi_sign_add(&msg, method.data, method.len);
+    mi_sign_add(&msg, (const unsigned char *) " ", 1);
+    mi_sign_add(&msg, path.data, path.len);
 
     if (has_args) {
-        SHA256_Update(&ctx, "?", 1);
-        SHA256_Update(&ctx, args.data, args.len);
+        mi_sign_add(&msg, (const unsigned char *) "?", 1);
+        mi_sign_add(&msg, args.data, args.len);
     }
 
-    SHA256_Update(&ctx, "\n", 1);
-    SHA256_Update(&ctx, timestamp.data, timestamp.len);
-    SHA256_Update(&ctx, "\n", 1);
-    SHA256_Update(&ctx, access_key.data, access_key.len);
+    mi_sign_add(&msg, (const unsigned char *) "\n", 1);
+    mi_sign_add(&msg, timestamp.data, timestamp.len);
+    mi_sign_add(&msg, (const unsigned char *) "\n", 1);
+    mi_sign_add(&msg, access_key.data, access_key.len);
+
+    SHA256_Update(&ctx, msg.buf, msg.len);
     SHA256_Final(digest, &ctx);
 
     ctx = key->outer;
@@ -97,6 +121,48 @@ mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method, mi_sign_str_t path,
     (void) mi_base64_encode(digest, sizeof(digest), out);
 
     OPENSSL_cleanse(&ctx, sizeof(ctx));
+}
+
+
+/* Appends to the string-to-sign; hashes what is there when it is full. */
+
+static inline void
+mi_sign_add(mi_sign_msg_t *msg, const unsigned char *p, size_t len)
+{
+    size_t  n;
+
+    while (len > sizeof(msg->buf) - msg->len) {
+        n = sizeof(msg->buf) - msg->len;
+        memcpy(msg->buf + msg->len, p, n);
+        SHA256_Update(msg->ctx, msg->buf, sizeof(msg->buf));
+
+        msg->len = 0;
+        p += n;
+        len -= n;
+    }
+
+    memcpy(msg->buf + msg->len, p, len);
+    msg->len += len;
+}
+
+
+size_t
+mi_sign_timestamp(uint64_t ms, unsigned char *out)
+{
+    size_t          n;
+    unsigned char  *p, digits[MI_TIMESTAMP_LEN];
+
+    p = digits + sizeof(digits);
+
+    do {
+        *--p = (unsigned char) ('0' + ms % 10);
+        ms /= 10;
+    } while (ms != 0);
+
+    n = digits + sizeof(digits) - p;
+    memcpy(out, p, n);
+
+    return n;
 }
 
 

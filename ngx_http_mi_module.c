@@ -1020,6 +1020,10 @@ ngx_http_mi_init(ngx_conf_t *cf)
 
     ngx_http_mi_headers_init();
 
+    if (ngx_http_mi_body_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mi_error_filter_init(cf);
 }
 

@@ -5,6 +5,7 @@
  *   ngx_http_mi_module.c     directives, configuration, the phase handler,
  *                            header edits and variables
  *   ngx_http_mi_validate.c   route, parameter and body checks
+ *   ngx_http_mi_body_filter.c  the body checked as nginx reads it
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_error.c      JSON error responses, the error page filter
  */
@@ -125,7 +126,9 @@ typedef struct {
     ngx_str_t                   timestamp;
     u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
+    mi_body_check_t             body;       /* fed by the body filter */
     unsigned                    signed_request:1;
+    unsigned                    body_seen:1;    /* the filter saw it all */
 } ngx_http_mi_ctx_t;
 
 
@@ -142,6 +145,11 @@ void ngx_http_mi_headers_init(void);
 /* ngx_http_mi_validate.c */
 ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+
+/* ngx_http_mi_body_filter.c */
+void ngx_http_mi_body_start(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_body_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_mi_error.c */
 ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,

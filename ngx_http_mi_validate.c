@@ -125,6 +125,10 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     /* a chunked body may be empty: it has to be read to know */
 
+    if (m.route->body != MI_ROUTE_NO_BODY) {
+        ngx_http_mi_body_start(r, mlcf, ctx);
+    }
+
     rc = ngx_http_read_client_request_body(r, ngx_http_mi_body_handler);
 
     if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
@@ -313,8 +317,10 @@ ngx_http_mi_check_content_type(ngx_http_request_t *r)
 
 
 /*
- * Runs the body, wherever nginx keeps it (memory buffers, a temporary
- * file), through the constant-memory checker of the route's schema.
+ * The verdict on the body: the one the request body filter reached as the
+ * body arrived, or, for a body nginx had read before the checks began,
+ * the body read back wherever nginx keeps it (memory buffers, a temporary
+ * file), through the same constant-memory checker.
  */
 
 static ngx_int_t
@@ -328,7 +334,7 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_int_t          rc;
     ngx_chain_t       *cl;
     mi_body_rc_t       verdict;
-    mi_body_check_t    ck;
+    mi_body_check_t   *ck, unseen;
     u_char             chunk[NGX_HTTP_MI_READ_CHUNK];
 
     size = 0;
@@ -361,8 +367,19 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         }
     }
 
-    mi_body_init(&ck, ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY
-                      ? MI_BODY_ASSET_REQUEST : MI_BODY_INDEX_REQUEST,
+    if (ctx->body_seen) {
+        ck = &ctx->body;
+        verdict = mi_body_finish(ck);
+        goto done;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mi body: read before the checks began, read back");
+
+    ck = &unseen;
+
+    mi_body_init(ck, ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY
+                     ? MI_BODY_ASSET_REQUEST : MI_BODY_INDEX_REQUEST,
                  (uint32_t) mlcf->max_scene_ids);
 
     verdict = MI_BODY_MORE;
@@ -374,7 +391,7 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         b = cl->buf;
 
         if (!b->in_file) {
-            verdict = mi_body_feed(&ck, b->pos, b->last - b->pos);
+            verdict = mi_body_feed(ck, b->pos, b->last - b->pos);
             continue;
         }
 
@@ -394,13 +411,15 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            verdict = mi_body_feed(&ck, chunk, n);
+            verdict = mi_body_feed(ck, chunk, n);
         }
     }
 
     if (verdict == MI_BODY_MORE) {
-        verdict = mi_body_finish(&ck);
+        verdict = mi_body_finish(ck);
     }
+
+done:
 
     switch (verdict) {
 
@@ -409,10 +428,10 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     case MI_BODY_INVALID_JSON:
         return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_JSON, "%s",
-                                  mi_body_message(&ck));
+                                  mi_body_message(ck));
 
     default: /* MI_BODY_INVALID_BODY */
         return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY, "%s",
-                                  mi_body_message(&ck));
+                                  mi_body_message(ck));
     }
 }

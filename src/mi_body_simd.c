@@ -1,10 +1,12 @@
 /*
- * mi_body_simd: "sceneIds" entries a block at a time.  A block is 64 bytes
- * from the first byte of an entry; the implementations only classify its
- * bytes into bit masks (bit i: byte i), and mi_body_ids_block() reads the
- * masks: where the run of entries ends, which entries are bad, where the
- * last whole one ends.  The next block starts after it, at an entry again,
- * so no entry ever spans two blocks.
+ * mi_body_simd: "sceneIds" entries a block at a time.  The input is read
+ * in fixed windows of 64 bytes; the implementations only classify a
+ * window's bytes into bit masks (bit i: byte i), and mi_body_ids() reads
+ * the masks: where entries start and end, which are bad, where the run of
+ * entries stops.  What an entry that spans two windows needs from the
+ * first (its digits so far, whether it began with '0', whether a ','
+ * came last) is carried in a few bits, so the next window's loads never
+ * wait for this one's result.
  */
 
 #include <string.h>
@@ -37,17 +39,27 @@ typedef struct {
 typedef void (*mi_body_classify_pt)(const unsigned char *p,
     mi_body_classes_t *cl);
 
+typedef size_t (*mi_body_ids_pt)(const unsigned char *p, size_t len,
+    uint32_t budget, uint32_t *entries);
 
-static size_t mi_body_ids_block(const unsigned char *p,
-    const mi_body_classes_t *cl, uint32_t budget, uint32_t *entries);
-static void mi_body_classify_scalar(const unsigned char *p,
+
+static inline size_t mi_body_ids_windows(const unsigned char *p, size_t len,
+    uint32_t budget, uint32_t *entries, mi_body_classify_pt classify)
+    __attribute__ ((always_inline));
+static size_t mi_body_ids_scalar(const unsigned char *p, size_t len,
+    uint32_t budget, uint32_t *entries);
+static inline void mi_body_classify_scalar(const unsigned char *p,
     mi_body_classes_t *cl);
 static mi_body_isa_t mi_body_isa_best(void);
 
 #if defined(__x86_64__)
-static void mi_body_classify_sse2(const unsigned char *p,
+static size_t mi_body_ids_sse2(const unsigned char *p, size_t len,
+    uint32_t budget, uint32_t *entries);
+static inline void mi_body_classify_sse2(const unsigned char *p,
     mi_body_classes_t *cl);
-static void mi_body_classify_avx2(const unsigned char *p,
+static size_t mi_body_ids_avx2(const unsigned char *p, size_t len,
+    uint32_t budget, uint32_t *entries);
+static inline void mi_body_classify_avx2(const unsigned char *p,
     mi_body_classes_t *cl);
 #endif
 
@@ -61,15 +73,19 @@ static const unsigned char  mi_body_simd_class[256] = {
 };
 
 
-/* Indexed by mi_body_isa_t; NULL where this build has no such code. */
+/*
+ * Indexed by mi_body_isa_t; NULL where this build has no such code.  Each
+ * is the one window loop, compiled with its classifier inlined (and, for
+ * AVX2, for a CPU that has POPCNT, as every AVX2 CPU does).
+ */
 static const struct {
-    const char           *name;
-    mi_body_classify_pt   classify;
+    const char       *name;
+    mi_body_ids_pt    ids;
 } mi_body_isas[MI_BODY_ISA_COUNT] = {
-    { "scalar", mi_body_classify_scalar },
+    { "scalar", mi_body_ids_scalar },
 #if defined(__x86_64__)
-    { "sse2", mi_body_classify_sse2 },
-    { "avx2", mi_body_classify_avx2 },
+    { "sse2", mi_body_ids_sse2 },
+    { "avx2", mi_body_ids_avx2 },
 #else
     { "sse2", NULL },
     { "avx2", NULL },
@@ -84,142 +100,212 @@ size_t
 mi_body_ids(const unsigned char *p, size_t len, uint32_t budget,
     uint32_t *entries)
 {
-    size_t                n, pos;
-    uint32_t              e, total;
-    mi_body_classes_t     cl;
-    mi_body_classify_pt   classify;
-    const unsigned char  *block;
-    unsigned char         tail[MI_BODY_BLOCK];
-
     if (mi_body_isa_chosen < 0) {
         mi_body_isa_chosen = mi_body_isa_best();
     }
 
-    classify = mi_body_isas[mi_body_isa_chosen].classify;
+    return mi_body_isas[mi_body_isa_chosen].ids(p, len, budget, entries);
+}
+
+
+static inline size_t
+mi_body_ids_windows(const unsigned char *p, size_t len, uint32_t budget,
+    uint32_t *entries, mi_body_classify_pt classify)
+{
+    int                   at, stopped;
+    size_t                n, pos, end, last_pos;
+    uint32_t              count, k;
+    uint64_t              d, c, sp, after, starts, bad, run, first, keep;
+    uint64_t              r2, r4, r8, r10, r11, ten;
+    uint64_t              start_in, comma_in, zero_in, digits_in;
+    uint64_t              last, last_sp;
+    mi_body_classes_t     cl;
+    const unsigned char  *w;
+    unsigned char         tail[MI_BODY_BLOCK];
 
     pos = 0;
-    total = 0;
+    count = 0;
+    last = 0;
+    last_pos = 0;
+    last_sp = 0;
 
-    while (pos < len && total < budget) {
-        block = p + pos;
+    /* what the window before says about byte 0: p[0] starts an entry */
+
+    start_in = 1;
+    comma_in = 0;
+    zero_in = 0;
+    digits_in = 0;
+
+    while (pos < len && count < budget) {
+        w = p + pos;
         n = len - pos;
 
         /*
-         * The last block is copied, padded with NULs: they end any run of
-         * entries, and nothing past the input is ever read.
+         * The last window is copied, padded with NULs: they stop the run
+         * of entries, and nothing past the input is ever read.
          */
 
         if (n < MI_BODY_BLOCK) {
-            memcpy(tail, block, n);
+            memcpy(tail, w, n);
             memset(tail + n, 0, MI_BODY_BLOCK - n);
-            block = tail;
+            w = tail;
         }
 
-        classify(block, &cl);
+        classify(w, &cl);
 
-        n = mi_body_ids_block(block, &cl, budget - total, &e);
+        /* one space may follow a ',' ("1, 2", as Python writes arrays) */
 
-        pos += n;
-        total += e;
+        after = cl.comma << 1 | comma_in;
+        sp = cl.space & after;
 
-        if (n == 0 || block == tail) {
+        /* the bits before the first byte that is no part of a run (all
+         * of them when there is none: 0 - 1) */
+
+        run = ~(cl.digit | cl.comma | sp);
+        stopped = (run != 0);
+        run = (run & -run) - 1;
+
+        d = cl.digit & run;
+        c = cl.comma & run;
+        sp &= run;
+
+        starts = ((after & ~sp) | (sp << 1) | start_in) & run;
+
+        bad = starts & ~d;                      /* an empty entry */
+        bad |= starts & cl.zero & (d >> 1);     /* a leading zero */
+        bad |= zero_in & d;                     /* one across windows */
+
+        /* bit i of rN: N digits from byte i on */
+
+        r2 = d & (d >> 1);
+        r4 = r2 & (r2 >> 2);
+        r8 = r4 & (r4 >> 4);
+        r10 = r8 & (r2 >> 8);
+
+        /*
+         * An entry carried from the window before is judged by its whole
+         * length: its digits here are not an entry of their own.  Half
+         * the windows carry one, so this takes no branch that a CPU could
+         * mispredict; with 63 or 64 digits here, either is too many.
+         */
+
+        first = __builtin_ctzll(~d | (uint64_t) 1 << 63);
+        r10 &= ~((((uint64_t) 1 << first) - 1) & -(uint64_t) !!digits_in);
+        digits_in += first & -(uint64_t) !!digits_in;
+
+        if (digits_in >= MI_BODY_ID_MAX_LEN) {
+            if (digits_in > MI_BODY_ID_MAX_LEN
+                || memcmp(p + pos + first - digits_in, MI_BODY_ID_MAX,
+                          MI_BODY_ID_MAX_LEN) > 0)
+            {
+                bad |= 1;
+            }
+        }
+
+        r11 = r10 & (d >> 10);
+        bad |= r11;                             /* 11 digits or more */
+
+        for (ten = r10 & starts & ~r11; ten != 0; ten &= ten - 1) {
+            at = __builtin_ctzll(ten);
+
+            if (memcmp(w + at, MI_BODY_ID_MAX, MI_BODY_ID_MAX_LEN) > 0) {
+                bad |= ten & -ten;
+            }
+        }
+
+        /* the entries before the first bad one, each ended by its ',' */
+
+        if (bad != 0) {
+            c &= (bad & -bad) - 1;
+            stopped = 1;
+        }
+
+        k = (uint32_t) __builtin_popcountll(c);
+
+        if (k > budget - count) {
+            keep = 0;
+
+            for (k = 0; k < budget - count; k++) {
+                keep |= c & -c;
+                c &= c - 1;
+            }
+
+            c = keep;
+            stopped = 1;
+        }
+
+        count += k;
+
+        if (c != 0) {
+            last = c;
+            last_pos = pos;
+            last_sp = sp;
+        }
+
+        if (stopped) {
             break;
         }
 
-        /* a ',' that ended the block may have its space in the next */
+        comma_in = cl.comma >> 63;
+        start_in = sp >> 63;
+        zero_in = (starts & cl.zero) >> 63;
+        digits_in = ~d ? (uint64_t) __builtin_clzll(~d)
+                       : digits_in + MI_BODY_BLOCK;
 
-        if (p[pos - 1] == ',' && pos < len && p[pos] == ' ') {
-            pos++;
+        pos += MI_BODY_BLOCK;
+    }
+
+    /* after the last ',' taken, and the space after it */
+
+    end = 0;
+
+    if (last != 0) {
+        at = 63 - __builtin_clzll(last);
+        end = last_pos + at + 1 + (at < 63 && (last_sp >> (at + 1) & 1));
+
+        /* a ',' that ended a window may have its space in the next */
+
+        if (end < len && p[end - 1] == ',' && p[end] == ' ') {
+            end++;
         }
     }
 
-    *entries = total;
+    *entries = count;
 
-    return pos;
+    return end;
 }
 
-
-/*
- * One block from the first byte of an entry: the length of its whole
- * entries (each with its ',' and the space after it, if any), at most
- * budget of them, up to the first byte that is not part of a run of
- * entries or the first bad entry, whichever comes first.
- */
 
 static size_t
-mi_body_ids_block(const unsigned char *p, const mi_body_classes_t *cl,
-    uint32_t budget, uint32_t *entries)
+mi_body_ids_scalar(const unsigned char *p, size_t len, uint32_t budget,
+    uint32_t *entries)
 {
-    int       at;
-    uint32_t  n;
-    uint64_t  d, c, sp, run, starts, bad, ten, keep, r2, r4, r8, r10;
-
-    /* one space may follow a ',' ("1, 2", as Python writes arrays) */
-
-    sp = cl->space & (cl->comma << 1);
-
-    run = ~(cl->digit | cl->comma | sp);
-    run = run ? (run & -run) - 1 : ~(uint64_t) 0;
-
-    d = cl->digit & run;
-    c = cl->comma & run;
-    sp &= run;
-
-    starts = (1 | ((c << 1) & ~sp) | (sp << 1)) & run;
-
-    bad = starts & ~d;                          /* an empty entry */
-    bad |= starts & cl->zero & (d >> 1);        /* a leading zero */
-
-    /* bit i of rN: N digits from byte i on */
-
-    r2 = d & (d >> 1);
-    r4 = r2 & (r2 >> 2);
-    r8 = r4 & (r4 >> 4);
-    r10 = r8 & (r2 >> 8);
-
-    bad |= r10 & (d >> 10);                     /* 11 digits or more */
-
-    for (ten = r10 & starts & ~bad; ten != 0; ten &= ten - 1) {
-        at = __builtin_ctzll(ten);
-
-        if (memcmp(p + at, MI_BODY_ID_MAX, MI_BODY_ID_MAX_LEN) > 0) {
-            bad |= ten & -ten;
-        }
-    }
-
-    /* the entries before the first bad one, each ended by its ',' */
-
-    if (bad != 0) {
-        c &= (bad & -bad) - 1;
-    }
-
-    n = (uint32_t) __builtin_popcountll(c);
-
-    if (n > budget) {
-        keep = 0;
-
-        for (n = 0; n < budget; n++) {
-            keep |= c & -c;
-            c &= c - 1;
-        }
-
-        c = keep;
-    }
-
-    *entries = n;
-
-    if (c == 0) {
-        return 0;
-    }
-
-    at = 63 - __builtin_clzll(c);
-
-    if (at < 63 && (sp >> (at + 1) & 1)) {
-        at++;
-    }
-
-    return (size_t) at + 1;
+    return mi_body_ids_windows(p, len, budget, entries,
+                               mi_body_classify_scalar);
 }
+
+
+#if defined(__x86_64__)
+
+static size_t
+mi_body_ids_sse2(const unsigned char *p, size_t len, uint32_t budget,
+    uint32_t *entries)
+{
+    return mi_body_ids_windows(p, len, budget, entries,
+                               mi_body_classify_sse2);
+}
+
+
+__attribute__ ((target ("avx2,popcnt")))
+static size_t
+mi_body_ids_avx2(const unsigned char *p, size_t len, uint32_t budget,
+    uint32_t *entries)
+{
+    return mi_body_ids_windows(p, len, budget, entries,
+                               mi_body_classify_avx2);
+}
+
+#endif
 
 
 int
@@ -256,13 +342,15 @@ static mi_body_isa_t
 mi_body_isa_best(void)
 {
 #if defined(__x86_64__)
-    unsigned int  a, b, c, d, lo, hi;
+    unsigned int  a, b, c, d, lo, hi, c_popcnt;
 
     if (!__get_cpuid(1, &a, &b, &c, &d)
         || !(c & bit_OSXSAVE) || !(c & bit_AVX))
     {
         return MI_BODY_ISA_SSE2;
     }
+
+    c_popcnt = c;
 
     __asm__ ("xgetbv" : "=a" (lo), "=d" (hi) : "c" (0));
 
@@ -272,14 +360,15 @@ mi_body_isa_best(void)
 
     __cpuid_count(7, 0, a, b, c, d);
 
-    return (b & bit_AVX2) ? MI_BODY_ISA_AVX2 : MI_BODY_ISA_SSE2;
+    return ((b & bit_AVX2) && (c_popcnt & bit_POPCNT)) ? MI_BODY_ISA_AVX2
+                                                      : MI_BODY_ISA_SSE2;
 #else
     return MI_BODY_ISA_SCALAR;
 #endif
 }
 
 
-static void
+static inline void
 mi_body_classify_scalar(const unsigned char *p, mi_body_classes_t *cl)
 {
     int       i;
@@ -305,7 +394,7 @@ mi_body_classify_scalar(const unsigned char *p, mi_body_classes_t *cl)
 
 /* Signed byte compares: bytes 0x80-0xFF are negative, so never digits. */
 
-static void
+static inline void
 mi_body_classify_sse2(const unsigned char *p, mi_body_classes_t *cl)
 {
     int      i;
@@ -333,7 +422,7 @@ mi_body_classify_sse2(const unsigned char *p, mi_body_classes_t *cl)
 
 
 __attribute__ ((target ("avx2")))
-static void
+static inline void
 mi_body_classify_avx2(const unsigned char *p, mi_body_classes_t *cl)
 {
     int      i;

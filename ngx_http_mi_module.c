@@ -299,7 +299,7 @@ ngx_http_mi_target(ngx_http_request_t *r, ngx_http_mi_target_t *t)
 
     if (r->valid_unparsed_uri) {
         p = r->unparsed_uri.data;
-        q = ngx_strlchr(p, p + r->unparsed_uri.len, '?');
+        q = memchr(p, '?', r->unparsed_uri.len);
 
         if (q == NULL) {
             t->path = r->unparsed_uri;

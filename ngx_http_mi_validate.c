@@ -24,8 +24,8 @@ static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
 /*
  * Checks route, parameters, content type and, where the route takes one,
  * the body.  Returns NGX_OK to sign, NGX_DONE while the body is read (the
- * verdict then goes to ctx->verdict), NGX_DECLINED when the request is
- * refused (ctx->error says why), or an error status.  The checks below it
+ * verdict then goes to ctx->verdict, still NGX_DONE here), NGX_DECLINED
+ * when the request is refused (ctx->error says why), or an error status.  The checks below it
  * return NGX_OK, NGX_DECLINED or an error status too.
  */
 
@@ -129,7 +129,9 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         ngx_http_mi_body_start(r, mlcf, ctx);
     }
 
+    ctx->reading_body = 1;
     rc = ngx_http_read_client_request_body(r, ngx_http_mi_body_handler);
+    ctx->reading_body = 0;
 
     if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
         /* the rest of the body is still on the wire */
@@ -151,12 +153,19 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     ngx_http_finalize_request(r, NGX_DONE);
 
-    return NGX_DONE;
+    /*
+     * A body that had all arrived with the headers (most of them) was
+     * checked inside the call: the checks go on here, without running the
+     * phases again.
+     */
+
+    return ctx->verdict;
 }
 
 
 /*
- * Called once the whole body is read: checks it and runs the phases again;
+ * Called once the whole body is read: checks it and, unless it was called
+ * from inside ngx_http_read_client_request_body(), runs the phases again;
  * the phase handler acts on the verdict.
  */
 
@@ -172,6 +181,10 @@ ngx_http_mi_body_handler(ngx_http_request_t *r)
     ctx->verdict = ngx_http_mi_check_body(r, mlcf, ctx);
 
     r->preserve_body = 1;
+
+    if (ctx->reading_body) {
+        return;
+    }
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);

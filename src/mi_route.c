@@ -2,6 +2,7 @@
  * mi_route: the scene-summary route table and its matcher.
  */
 
+#include <stdint.h>
 #include <string.h>
 
 #include "mi_route.h"
@@ -50,10 +51,10 @@ typedef struct {
 
 static void mi_route_compile(void);
 static size_t mi_route_child(const char *text, size_t len, size_t parent);
-static size_t mi_route_literal(const mi_route_node_t *node,
-    const unsigned char *path, size_t start, size_t len);
-static size_t mi_route_param_segment(const unsigned char *path, size_t start,
-    size_t len, unsigned *classes);
+static int mi_route_literal(const mi_route_node_t *node,
+    const unsigned char *seg, size_t len);
+static inline int mi_route_equal(const unsigned char *a, const char *b,
+    size_t len);
 static int mi_route_param(const char *name, size_t len);
 static int mi_route_dot_segment(const unsigned char *seg, size_t len);
 static int mi_hex(unsigned char c);
@@ -126,9 +127,10 @@ mi_route_match(const unsigned char *method, size_t method_len,
     const unsigned char *path, size_t path_len, mi_route_match_t *m)
 {
     int                     p;
-    size_t                  i, start, end, node, c;
+    size_t                  i, k, start, end, len, node, c;
     unsigned                want, classes;
     const mi_route_node_t  *n;
+    const unsigned char    *slash;
 
     memset(m, 0, sizeof(mi_route_match_t));
 
@@ -140,46 +142,49 @@ mi_route_match(const unsigned char *method, size_t method_len,
         return MI_MATCH_NOT_FOUND;
     }
 
-    /* one pass: each segment leads to the one child it can match */
+    /*
+     * One pass: each segment leads to the one child it can match; a param
+     * segment is scanned once more, for the classes of its bytes.
+     */
 
     node = 0;
 
     for (i = 0; i < path_len; i = end) {
         start = i + 1;
-        end = 0;
+        slash = memchr(path + start, '/', path_len - start);
+        end = slash ? (size_t) (slash - path) : path_len;
+        len = end - start;
 
         for (c = mi_nodes[node].child; c != 0; c = mi_nodes[c].sibling) {
             n = &mi_nodes[c];
 
             if (n->param < 0) {
-                end = mi_route_literal(n, path, start, path_len);
-
-                if (end != 0) {
+                if (mi_route_literal(n, path + start, len)) {
                     break;
                 }
 
                 continue;
             }
 
-            end = mi_route_param_segment(path, start, path_len, &classes);
-
             /*
              * "." and ".." (however encoded) would be resolved by whatever
              * normalises the path further on, reaching another resource.
              */
 
-            if (end == start || mi_route_dot_segment(path + start,
-                                                     end - start))
-            {
-                end = 0;
+            if (len == 0 || mi_route_dot_segment(path + start, len)) {
                 continue;
+            }
+
+            classes = MI_PARAM_CLASSES;
+
+            for (k = start; k < end; k++) {
+                classes &= mi_param_class[path[k]];
             }
 
             p = n->param;
             m->param[p].data = path + start;
-            m->param[p].len = end - start;
-            m->check[p] = (unsigned char) mi_param_judge(p, path + start,
-                                                         end - start,
+            m->param[p].len = len;
+            m->check[p] = (unsigned char) mi_param_judge(p, path + start, len,
                                                          classes);
             break;
         }
@@ -302,65 +307,68 @@ mi_route_child(const char *text, size_t len, size_t parent)
 
 
 /*
- * Where the segment at start ends if it equals the literal node, else 0.
- * Compared as sent first; a segment with a '%' is compared decoded, and a
- * decoded '/' cannot equal a literal: no literal contains one.
+ * Whether the segment equals the literal node: as sent, or else, when it
+ * holds a '%', decoded (decoding never makes it longer, and a decoded '/'
+ * cannot equal a literal: no literal contains one).
  */
 
-static size_t
-mi_route_literal(const mi_route_node_t *node, const unsigned char *path,
-    size_t start, size_t len)
+static int
+mi_route_literal(const mi_route_node_t *node, const unsigned char *seg,
+    size_t len)
 {
-    ssize_t               n;
-    size_t                end;
-    const unsigned char  *slash;
-    unsigned char         buf[MI_ROUTE_SEGMENT_MAX];
+    ssize_t        n;
+    unsigned char  buf[MI_ROUTE_SEGMENT_MAX];
 
-    end = start + node->len;
-
-    if (end <= len && memcmp(path + start, node->text, node->len) == 0
-        && (end == len || path[end] == '/'))
-    {
-        return end;
+    if (len == node->len && mi_route_equal(seg, node->text, len)) {
+        return 1;
     }
 
-    slash = memchr(path + start, '/', len - start);
-    end = slash ? (size_t) (slash - path) : len;
-
-    if (memchr(path + start, '%', end - start) == NULL) {
+    if (len <= node->len || memchr(seg, '%', len) == NULL) {
         return 0;
     }
 
-    n = mi_pct_decode(path + start, end - start, buf, sizeof(buf));
+    n = mi_pct_decode(seg, len, buf, sizeof(buf));
 
-    if (n >= 0 && (size_t) n == node->len
-        && memcmp(buf, node->text, node->len) == 0)
-    {
-        return end;
-    }
-
-    return 0;
+    return n >= 0 && (size_t) n == node->len
+           && memcmp(buf, node->text, node->len) == 0;
 }
 
 
-/* Where the param segment at start ends; the AND of its byte classes. */
+/*
+ * memcmp() == 0 of a segment and a literal of the same length: up to 16
+ * bytes (every literal today) in two overlapping words, as a call would
+ * cost more than the compare.
+ */
 
-static size_t
-mi_route_param_segment(const unsigned char *path, size_t start, size_t len,
-    unsigned *classes)
+static inline int
+mi_route_equal(const unsigned char *a, const char *b, size_t len)
 {
-    size_t    i;
-    unsigned  all;
+    uint64_t  a0, a1, b0, b1;
+    uint32_t  c0, c1, d0, d1;
 
-    all = MI_PARAM_CLASSES;
-
-    for (i = start; i < len && path[i] != '/'; i++) {
-        all &= mi_param_class[path[i]];
+    if (len > 16) {
+        return memcmp(a, b, len) == 0;
     }
 
-    *classes = all;
+    if (len >= 8) {
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + len - 8, 8);
+        memcpy(&b1, b + len - 8, 8);
 
-    return i;
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+
+    if (len >= 4) {
+        memcpy(&c0, a, 4);
+        memcpy(&d0, b, 4);
+        memcpy(&c1, a + len - 4, 4);
+        memcpy(&d1, b + len - 4, 4);
+
+        return ((c0 ^ d0) | (c1 ^ d1)) == 0;
+    }
+
+    return memcmp(a, b, len) == 0;
 }
 
 

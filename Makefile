@@ -30,7 +30,7 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fno-sanitize-recover=all
 
 .PHONY: all deps module asan-module run test unit e2e asan fuzz fuzz-smoke \
-        bench clean
+        bench micro micro-build clean
 
 all: module
 
@@ -119,6 +119,27 @@ run: module
 
 bench: module
 	@bash scripts/bench.sh
+
+# bench/micro: the pure code at -O2, beside simdjson (benchmark only).
+MICRO_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Isrc
+
+micro:
+	@bash scripts/deps.sh libsimdjson-dev g++
+	@$(MAKE) --no-print-directory micro-build
+	$(BUILD)/micro/micro
+
+micro-build: $(BUILD)/micro/micro
+
+$(BUILD)/micro/micro: bench/micro.c bench/micro_simdjson.cpp $(PURE_SRCS) \
+                      $(PURE_HDRS)
+	@mkdir -p $(dir $@)
+	@for f in bench/micro.c $(PURE_SRCS); do \
+	    gcc $(MICRO_CFLAGS) -c $$f -o $(BUILD)/micro/$$(basename $$f .c).o \
+	        || exit 1; \
+	done
+	@g++ -O2 -Wall -Wextra -Werror -c bench/micro_simdjson.cpp \
+	    -o $(BUILD)/micro/micro_simdjson.o
+	@g++ -o $@ $(BUILD)/micro/*.o -lcrypto -lsimdjson
 
 clean:
 	rm -rf $(BUILD)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, the Debian packages the build and the tests need.
-# Does nothing (and asks no network) when they are all installed already.
+# Installs, with apt-get, the Debian packages the build and the tests need
+# (or, with arguments, the packages named).  Does nothing (and asks no
+# network) when they are all installed already.
 set -eu
 
 pkgs=(
@@ -12,6 +13,9 @@ pkgs=(
     perl openssl curl                   # end-to-end tests, TLS test CA, demo
     wrk valgrind                        # make bench
 )
+
+# "deps.sh PKG...": those packages instead (make bench's own, for one)
+[ $# -gt 0 ] && pkgs=("$@")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -51,8 +51,8 @@ typedef struct {
 
 static void mi_route_compile(void);
 static size_t mi_route_child(const char *text, size_t len, size_t parent);
-static int mi_route_literal(const mi_route_node_t *node,
-    const unsigned char *seg, size_t len);
+static size_t mi_route_literal(const mi_route_node_t *node,
+    const unsigned char *path, size_t start, size_t len);
 static inline int mi_route_equal(const unsigned char *a, const char *b,
     size_t len);
 static int mi_route_param(const char *name, size_t len);
@@ -127,10 +127,9 @@ mi_route_match(const unsigned char *method, size_t method_len,
     const unsigned char *path, size_t path_len, mi_route_match_t *m)
 {
     int                     p;
-    size_t                  i, k, start, end, len, node, c;
+    size_t                  i, start, end, len, node, c;
     unsigned                want, classes;
     const mi_route_node_t  *n;
-    const unsigned char    *slash;
 
     memset(m, 0, sizeof(mi_route_match_t));
 
@@ -143,28 +142,36 @@ mi_route_match(const unsigned char *method, size_t method_len,
     }
 
     /*
-     * One pass: each segment leads to the one child it can match; a param
-     * segment is scanned once more, for the classes of its bytes.
+     * One pass: each segment leads to the one child it can match.  A
+     * literal is compared in place; a param segment is scanned once, for
+     * its end and the classes of its bytes.
      */
 
     node = 0;
 
     for (i = 0; i < path_len; i = end) {
         start = i + 1;
-        slash = memchr(path + start, '/', path_len - start);
-        end = slash ? (size_t) (slash - path) : path_len;
-        len = end - start;
 
         for (c = mi_nodes[node].child; c != 0; c = mi_nodes[c].sibling) {
             n = &mi_nodes[c];
 
             if (n->param < 0) {
-                if (mi_route_literal(n, path + start, len)) {
+                end = mi_route_literal(n, path, start, path_len);
+
+                if (end != 0) {
                     break;
                 }
 
                 continue;
             }
+
+            classes = MI_PARAM_CLASSES;
+
+            for (end = start; end < path_len && path[end] != '/'; end++) {
+                classes &= mi_param_class[path[end]];
+            }
+
+            len = end - start;
 
             /*
              * "." and ".." (however encoded) would be resolved by whatever
@@ -173,12 +180,6 @@ mi_route_match(const unsigned char *method, size_t method_len,
 
             if (len == 0 || mi_route_dot_segment(path + start, len)) {
                 continue;
-            }
-
-            classes = MI_PARAM_CLASSES;
-
-            for (k = start; k < end; k++) {
-                classes &= mi_param_class[path[k]];
             }
 
             p = n->param;
@@ -307,30 +308,52 @@ mi_route_child(const char *text, size_t len, size_t parent)
 
 
 /*
- * Whether the segment equals the literal node: as sent, or else, when it
- * holds a '%', decoded (decoding never makes it longer, and a decoded '/'
- * cannot equal a literal: no literal contains one).
+ * Where the segment at start ends if it equals the literal node, else 0.
+ * Compared in place first; a segment with a '%' is compared decoded, and
+ * a decoded '/' cannot equal a literal: no literal contains one.
  */
 
-static int
-mi_route_literal(const mi_route_node_t *node, const unsigned char *seg,
-    size_t len)
+static size_t
+mi_route_literal(const mi_route_node_t *node, const unsigned char *path,
+    size_t start, size_t len)
 {
     ssize_t        n;
+    size_t         end;
     unsigned char  buf[MI_ROUTE_SEGMENT_MAX];
 
-    if (len == node->len && mi_route_equal(seg, node->text, len)) {
-        return 1;
+    end = start + node->len;
+
+    if (end <= len && mi_route_equal(path + start, node->text, node->len)
+        && (end == len || path[end] == '/'))
+    {
+        return end;
     }
 
-    if (len <= node->len || memchr(seg, '%', len) == NULL) {
+    /* decoded, the first byte is the one sent, unless that is a '%' */
+
+    if (start == len
+        || (path[start] != '%' && path[start] != (unsigned char) node->text[0]))
+    {
         return 0;
     }
 
-    n = mi_pct_decode(seg, len, buf, sizeof(buf));
+    for (end = start; end < len && path[end] != '/'; end++) {
+        /* void */
+    }
 
-    return n >= 0 && (size_t) n == node->len
-           && memcmp(buf, node->text, node->len) == 0;
+    if (memchr(path + start, '%', end - start) == NULL) {
+        return 0;
+    }
+
+    n = mi_pct_decode(path + start, end - start, buf, sizeof(buf));
+
+    if (n >= 0 && (size_t) n == node->len
+        && memcmp(buf, node->text, node->len) == 0)
+    {
+        return end;
+    }
+
+    return 0;
 }
 
 

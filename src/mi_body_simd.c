@@ -392,7 +392,10 @@ mi_body_classify_scalar(const unsigned char *p, mi_body_classes_t *cl)
 
 #if defined(__x86_64__)
 
-/* Signed byte compares: bytes 0x80-0xFF are negative, so never digits. */
+/*
+ * Signed byte compares: bytes 0x80-0xFF are negative, so never digits.
+ * Each class is a compare and a movemask per 16 or 32 bytes.
+ */
 
 static inline void
 mi_body_classify_sse2(const unsigned char *p, mi_body_classes_t *cl)
@@ -421,36 +424,40 @@ mi_body_classify_sse2(const unsigned char *p, mi_body_classes_t *cl)
 }
 
 
+#define mi_body_avx2_mask(v)  ((uint64_t) (uint32_t) _mm256_movemask_epi8(v))
+
 __attribute__ ((target ("avx2")))
 static inline void
 mi_body_classify_avx2(const unsigned char *p, mi_body_classes_t *cl)
 {
-    int      i;
-    __m256i  x, digit;
+    __m256i  lo, hi, below, above;
 
-    cl->digit = 0;
-    cl->zero = 0;
-    cl->comma = 0;
-    cl->space = 0;
+    lo = _mm256_loadu_si256((const __m256i *) p);
+    hi = _mm256_loadu_si256((const __m256i *) (p + 32));
 
-    for (i = 0; i < MI_BODY_BLOCK; i += 32) {
-        x = _mm256_loadu_si256((const __m256i *) (p + i));
+    below = _mm256_set1_epi8('0' - 1);
+    above = _mm256_set1_epi8('9' + 1);
 
-        digit = _mm256_and_si256(
-                    _mm256_cmpgt_epi8(x, _mm256_set1_epi8('0' - 1)),
-                    _mm256_cmpgt_epi8(_mm256_set1_epi8('9' + 1), x));
+    cl->digit = mi_body_avx2_mask(_mm256_and_si256(
+                    _mm256_cmpgt_epi8(lo, below), _mm256_cmpgt_epi8(above, lo)))
+                | mi_body_avx2_mask(_mm256_and_si256(
+                    _mm256_cmpgt_epi8(hi, below), _mm256_cmpgt_epi8(above, hi)))
+                  << 32;
 
-#define mi_body_mask32(v)                                                    \
-    ((uint64_t) (uint32_t) _mm256_movemask_epi8(v) << i)
+    cl->zero = mi_body_avx2_mask(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8('0')))
+               | mi_body_avx2_mask(_mm256_cmpeq_epi8(hi,
+                                                     _mm256_set1_epi8('0')))
+                 << 32;
 
-        cl->digit |= mi_body_mask32(digit);
-        cl->zero |= mi_body_mask32(_mm256_cmpeq_epi8(x,
-                                                     _mm256_set1_epi8('0')));
-        cl->comma |= mi_body_mask32(_mm256_cmpeq_epi8(x,
-                                                      _mm256_set1_epi8(',')));
-        cl->space |= mi_body_mask32(_mm256_cmpeq_epi8(x,
-                                                      _mm256_set1_epi8(' ')));
-    }
+    cl->comma = mi_body_avx2_mask(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8(',')))
+                | mi_body_avx2_mask(_mm256_cmpeq_epi8(hi,
+                                                      _mm256_set1_epi8(',')))
+                  << 32;
+
+    cl->space = mi_body_avx2_mask(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8(' ')))
+                | mi_body_avx2_mask(_mm256_cmpeq_epi8(hi,
+                                                      _mm256_set1_epi8(' ')))
+                  << 32;
 }
 
 #endif

@@ -266,17 +266,32 @@ for req in reqs:
         print('%-10s %-26s %8.0f (%6.0f-%6.0f) %16.1f'
               % (req, names[conf], statistics.median(v), min(v), max(v),
                  statistics.median(cpu[(req, conf)])))
-print()
-print('ratios of req/s, the median of the rounds\' ratios (min-max):')
 pairs = [('mi', 'plain'), ('sign', 'plain'), ('njs', 'plain'), ('mi', 'njs')]
-for req in reqs:
-    cols = []
-    for a, b in pairs:
-        ra, rb = rps[(req, a)], rps[(req, b)]
-        q = [ra[k] / rb[k] for k in ra if k in rb]
-        cols.append('%s/%s %.2f (%.2f-%.2f)'
-                    % (a, b, statistics.median(q), min(q), max(q)))
-    print('  %-10s %s' % (req, '   '.join(cols)))
+
+def ratios(title, value, invert):
+    print()
+    print(title)
+    for req in reqs:
+        cols = []
+        for a, b in pairs:
+            va, vb = value[(req, a)], value[(req, b)]
+            q = [(vb[k] / va[k]) if invert else (va[k] / vb[k])
+                 for k in va if k in vb]
+            cols.append('%s/%s %.2f (%.2f-%.2f)'
+                        % (a, b, statistics.median(q), min(q), max(q)))
+        print('  %-10s %s' % (req, '   '.join(cols)))
+
+ratios('ratios of req/s, the median of the rounds\' ratios (min-max):',
+       rps, False)
+
+# The worker's CPU time per request, inverted: the req/s each would reach
+# with a CPU of its own; less disturbed by a busy machine than req/s.
+cpu_by_round = defaultdict(dict)
+for line in open(sys.argv[1]):
+    rnd, req, conf, r, ns = line.split()
+    cpu_by_round[(req, conf)][int(rnd)] = int(ns)
+ratios('ratios of 1 / worker CPU per request (the same, by CPU time):',
+       cpu_by_round, True)
 PY
 
 fi

@@ -54,7 +54,7 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fno-sanitize-recover=all
 
 .PHONY: all deps module asan-module run test unit e2e asan fuzz fuzz-smoke \
-        bench compat compat-expected clean
+        bench micro micro-build compat compat-expected clean
 
 all: module
 
@@ -92,11 +92,11 @@ asan-module: deps
 
 $(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
 	@mkdir -p $(dir $@)
-	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto
+	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto -lpcre2-8
 
 $(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lcrypto
+	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lcrypto -lpcre2-8
 
 unit: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do \
@@ -166,6 +166,26 @@ compat: module
 compat-expected:
 	@perl scripts/nginx-tests.pl expected t/compat/nginx-tests-expected.txt \
 	    $(wildcard $(COMPAT_DIR)/nginx-tests/*/differences.txt)
+# bench/micro: the pure code at -O2, beside simdjson (benchmark only).
+MICRO_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Isrc
+
+micro:
+	@bash scripts/deps.sh libsimdjson-dev g++
+	@$(MAKE) --no-print-directory micro-build
+	$(BUILD)/micro/micro
+
+micro-build: $(BUILD)/micro/micro
+
+$(BUILD)/micro/micro: bench/micro.c bench/micro_simdjson.cpp $(PURE_SRCS) \
+                      $(PURE_HDRS)
+	@mkdir -p $(dir $@)
+	@for f in bench/micro.c $(PURE_SRCS); do \
+	    gcc $(MICRO_CFLAGS) -c $$f -o $(BUILD)/micro/$$(basename $$f .c).o \
+	        || exit 1; \
+	done
+	@g++ -O2 -Wall -Wextra -Werror -c bench/micro_simdjson.cpp \
+	    -o $(BUILD)/micro/micro_simdjson.o
+	@g++ -o $@ $(BUILD)/micro/*.o -lcrypto -lsimdjson
 
 clean:
 	rm -rf $(BUILD)

@@ -235,16 +235,6 @@ static ngx_str_t  ngx_http_mi_generic_route = ngx_string("generic");
 static ngx_str_t  ngx_http_mi_version = ngx_string(NGX_HTTP_MI_VERSION);
 
 
-/* Indexed by mi_param_t: the patterns when no "mi_param" overrides them. */
-static ngx_str_t  ngx_http_mi_default_params[] = {
-    ngx_string("^[a-z0-9-]{3,63}$"),
-    ngx_string("^[1-9][0-9]{0,18}$"),
-    ngx_string("^[1-9][0-9]{0,18}$"),
-    ngx_string("^[1-9][0-9]{0,18}$"),
-    ngx_string("^[1-9][0-9]{0,18}$")
-};
-
-
 /*
  * Every location an internal request enters (a redirect, error_page, a
  * named location, post_action, a subrequest) starts with the client's own
@@ -370,7 +360,7 @@ ngx_http_mi_target(ngx_http_request_t *r, ngx_http_mi_target_t *t)
 
     if (r->valid_unparsed_uri) {
         p = r->unparsed_uri.data;
-        q = ngx_strlchr(p, p + r->unparsed_uri.len, '?');
+        q = memchr(p, '?', r->unparsed_uri.len);
 
         if (q == NULL) {
             t->path = r->unparsed_uri;
@@ -434,9 +424,8 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     tp = ngx_timeofday();
 
     ctx->timestamp.data = ctx->timestamp_buf;
-    ctx->timestamp.len = ngx_sprintf(ctx->timestamp_buf, "%uL",
-                                     (uint64_t) tp->sec * 1000 + tp->msec)
-                         - ctx->timestamp_buf;
+    ctx->timestamp.len = mi_sign_timestamp((uint64_t) tp->sec * 1000
+                                           + tp->msec, ctx->timestamp_buf);
 
     method.data = r->method_name.data;
     method.len = r->method_name.len;
@@ -1163,26 +1152,22 @@ ngx_http_mi_create_main_conf(ngx_conf_t *cf)
 }
 
 
-/* The default patterns, compiled once per configuration. */
+/*
+ * The default patterns are checked by the route matcher itself (mi_param),
+ * with no regex: only their sources are kept, for the error messages.
+ */
 
 static char *
 ngx_http_mi_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_mi_main_conf_t *mmcf = conf;
 
-    ngx_str_t   name;
     ngx_uint_t  i;
 
     for (i = 0; i < MI_PARAM_COUNT; i++) {
-        name.data = (u_char *) mi_param_name(i);
-        name.len = ngx_strlen(name.data);
-
-        if (ngx_http_mi_compile(cf, &mmcf->params[i],
-                                &ngx_http_mi_default_params[i], &name)
-            != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
+        mmcf->params[i].regex = NULL;
+        mmcf->params[i].source.data = (u_char *) mi_param_pattern(i);
+        mmcf->params[i].source.len = ngx_strlen(mmcf->params[i].source.data);
     }
 
     return NGX_CONF_OK;
@@ -1366,6 +1351,10 @@ ngx_http_mi_init(ngx_conf_t *cf)
     }
 
     ngx_http_mi_headers_init();
+
+    if (ngx_http_mi_body_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_mi_error_filter_init(cf);
 }

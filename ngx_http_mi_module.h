@@ -5,6 +5,7 @@
  *   ngx_http_mi_module.c     directives, configuration, the phase handler,
  *                            header edits and variables
  *   ngx_http_mi_validate.c   route, parameter and body checks
+ *   ngx_http_mi_body_filter.c  the body checked as nginx reads it
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_error.c      JSON error responses, the error page filter
  *   ngx_http_mi_metrics.c    the counters' shared zone, counting at the log
@@ -84,7 +85,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_regex_t                *regex;
+    ngx_regex_t                *regex;      /* NULL: the default, mi_param */
     ngx_str_t                   source;
 } ngx_http_mi_pattern_t;
 
@@ -180,10 +181,13 @@ typedef struct {
     ngx_uint_t                  content_types;
     ngx_str_t                  *content_type_alias;  /* "Content_Type" */
     ngx_str_t                   timestamp;
-    u_char                      timestamp_buf[NGX_INT64_LEN];
+    u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
+    mi_body_check_t             body;       /* fed by the body filter */
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
+    unsigned                    body_seen:1;    /* the filter saw it all */
+    unsigned                    reading_body:1; /* in read_client_request_body */
 } ngx_http_mi_ctx_t;
 
 
@@ -200,6 +204,11 @@ void ngx_http_mi_headers_init(void);
 /* ngx_http_mi_validate.c */
 ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+
+/* ngx_http_mi_body_filter.c */
+void ngx_http_mi_body_start(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_body_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_mi_error.c */
 ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,

@@ -24,8 +24,8 @@ static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
 /*
  * Checks route, parameters, content type and, where the route takes one,
  * the body.  Returns NGX_OK to sign, NGX_DONE while the body is read (the
- * verdict then goes to ctx->verdict), NGX_DECLINED when the request is
- * refused (ctx->error says why), or an error status.  The checks below it
+ * verdict then goes to ctx->verdict, still NGX_DONE here), NGX_DECLINED
+ * when the request is refused (ctx->error says why), or an error status.  The checks below it
  * return NGX_OK, NGX_DECLINED or an error status too.
  */
 
@@ -125,7 +125,13 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     /* a chunked body may be empty: it has to be read to know */
 
+    if (m.route->body != MI_ROUTE_NO_BODY) {
+        ngx_http_mi_body_start(r, mlcf, ctx);
+    }
+
+    ctx->reading_body = 1;
     rc = ngx_http_read_client_request_body(r, ngx_http_mi_body_handler);
+    ctx->reading_body = 0;
 
     if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
         /* the rest of the body is still on the wire */
@@ -147,12 +153,19 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     ngx_http_finalize_request(r, NGX_DONE);
 
-    return NGX_DONE;
+    /*
+     * A body that had all arrived with the headers (most of them) was
+     * checked inside the call: the checks go on here, without running the
+     * phases again.
+     */
+
+    return ctx->verdict;
 }
 
 
 /*
- * Called once the whole body is read: checks it and runs the phases again;
+ * Called once the whole body is read: checks it and, unless it was called
+ * from inside ngx_http_read_client_request_body(), runs the phases again;
  * the phase handler acts on the verdict.
  */
 
@@ -169,10 +182,21 @@ ngx_http_mi_body_handler(ngx_http_request_t *r)
 
     r->preserve_body = 1;
 
+    if (ctx->reading_body) {
+        return;
+    }
+
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
 }
 
+
+/*
+ * The route matcher has judged every parameter by its default pattern; a
+ * pattern that "mi_param" set is matched here, on the parameter as sent
+ * when it holds no '%', else on a decoded copy.  Refusals come in the
+ * order of the parameters, each with the first reason that applies.
+ */
 
 static ngx_int_t
 ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
@@ -183,6 +207,7 @@ ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_int_t               rc;
     ngx_str_t               value;
     ngx_uint_t              i;
+    mi_param_rc_t           verdict;
     ngx_http_mi_pattern_t  *p;
     u_char                  buf[NGX_HTTP_MI_PARAM_MAX];
 
@@ -199,36 +224,59 @@ ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
                                       NGX_HTTP_MI_PARAM_MAX);
         }
 
-        /* decoding never makes a value longer, so -1 means malformed */
+        p = mlcf->params[i];
 
-        n = mi_pct_decode(m->param[i].data, m->param[i].len, buf,
-                          sizeof(buf));
-        if (n < 0) {
+        if (p->regex == NULL) {
+            verdict = m->check[i];
+
+        } else {
+            value.data = (u_char *) m->param[i].data;
+            value.len = m->param[i].len;
+            verdict = MI_PARAM_VALID;
+
+            if (ngx_strlchr(value.data, value.data + value.len, '%')) {
+
+                /* decoding never makes a value longer: -1 is malformed */
+
+                n = mi_pct_decode(value.data, value.len, buf, sizeof(buf));
+
+                value.data = buf;
+                value.len = n;
+
+                if (n < 0) {
+                    verdict = MI_PARAM_BAD_ESCAPE;
+                }
+            }
+
+            if (verdict == MI_PARAM_VALID) {
+
+                /* the pattern must match the whole value, anchored or not */
+
+                rc = ngx_regex_exec(p->regex, &value, captures, 3);
+
+                if (rc < NGX_REGEX_NO_MATCHED) {
+                    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                                  ngx_regex_exec_n " failed: %i on \"%s\"",
+                                  rc, mi_param_name(i));
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                if (rc == NGX_REGEX_NO_MATCHED
+                    || captures[0] != 0 || (size_t) captures[1] != value.len)
+                {
+                    verdict = MI_PARAM_MISMATCH;
+                }
+            }
+        }
+
+        if (verdict == MI_PARAM_BAD_ESCAPE) {
             return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
                                       "%s: \"%*s\" has a malformed "
                                       "percent-escape", mi_param_name(i),
                                       m->param[i].len, m->param[i].data);
         }
 
-        value.data = buf;
-        value.len = n;
-
-        p = mlcf->params[i];
-
-        /* the pattern must match the whole value, anchored or not */
-
-        rc = ngx_regex_exec(p->regex, &value, captures, 3);
-
-        if (rc < NGX_REGEX_NO_MATCHED) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          ngx_regex_exec_n " failed: %i on \"%s\"",
-                          rc, mi_param_name(i));
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (rc == NGX_REGEX_NO_MATCHED
-            || captures[0] != 0 || (size_t) captures[1] != value.len)
-        {
+        if (verdict == MI_PARAM_MISMATCH) {
             return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_PATH_PARAMETER,
                                       "%s: \"%*s\" does not match %V",
                                       mi_param_name(i), m->param[i].len,
@@ -282,8 +330,10 @@ ngx_http_mi_check_content_type(ngx_http_request_t *r)
 
 
 /*
- * Runs the body, wherever nginx keeps it (memory buffers, a temporary
- * file), through the constant-memory checker of the route's schema.
+ * The verdict on the body: the one the request body filter reached as the
+ * body arrived, or, for a body nginx had read before the checks began,
+ * the body read back wherever nginx keeps it (memory buffers, a temporary
+ * file), through the same constant-memory checker.
  */
 
 static ngx_int_t
@@ -297,7 +347,7 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_int_t          rc;
     ngx_chain_t       *cl;
     mi_body_rc_t       verdict;
-    mi_body_check_t    ck;
+    mi_body_check_t   *ck, unseen;
     u_char             chunk[NGX_HTTP_MI_READ_CHUNK];
 
     size = 0;
@@ -330,8 +380,19 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         }
     }
 
-    mi_body_init(&ck, ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY
-                      ? MI_BODY_ASSET_REQUEST : MI_BODY_INDEX_REQUEST,
+    if (ctx->body_seen) {
+        ck = &ctx->body;
+        verdict = mi_body_finish(ck);
+        goto done;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mi body: read before the checks began, read back");
+
+    ck = &unseen;
+
+    mi_body_init(ck, ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY
+                     ? MI_BODY_ASSET_REQUEST : MI_BODY_INDEX_REQUEST,
                  (uint32_t) mlcf->max_scene_ids);
 
     verdict = MI_BODY_MORE;
@@ -343,7 +404,7 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         b = cl->buf;
 
         if (!b->in_file) {
-            verdict = mi_body_feed(&ck, b->pos, b->last - b->pos);
+            verdict = mi_body_feed(ck, b->pos, b->last - b->pos);
             continue;
         }
 
@@ -363,13 +424,15 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            verdict = mi_body_feed(&ck, chunk, n);
+            verdict = mi_body_feed(ck, chunk, n);
         }
     }
 
     if (verdict == MI_BODY_MORE) {
-        verdict = mi_body_finish(&ck);
+        verdict = mi_body_finish(ck);
     }
+
+done:
 
     switch (verdict) {
 
@@ -378,10 +441,10 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     case MI_BODY_INVALID_JSON:
         return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_JSON, "%s",
-                                  mi_body_message(&ck));
+                                  mi_body_message(ck));
 
     default: /* MI_BODY_INVALID_BODY */
         return ngx_http_mi_reject(r, NGX_HTTP_MI_INVALID_BODY, "%s",
-                                  mi_body_message(&ck));
+                                  mi_body_message(ck));
     }
 }

@@ -3,8 +3,9 @@
  * (bit 0), max_scene_ids (bit 1: 3 or the default) and a split point
  * (bits 2-7, scaled to the body); the rest is the body.
  *
- * It aborts when the verdict or message differs between one feed, two
- * feeds and byte-at-a-time feeding, when an error is not sticky, or when
+ * It aborts when the verdict or message differs between one feed (under
+ * each implementation of mi_body_simd the CPU has), two feeds and
+ * byte-at-a-time feeding, when an error is not sticky, or when
  * a message is not "...: ... at byte N" in printable ASCII with N inside
  * the body.
  */
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "mi_body.h"
+#include "mi_body_simd.h"
 
 
 #define MI_FUZZ_BYTES_MAX  1024
@@ -155,6 +157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t     *body;
     mi_body_rc_t       rc, first;
     mi_body_check_t    ck, moved;
+    mi_body_isa_t      isa;
     mi_body_schema_t   schema;
     mi_fuzz_result_t   one, two, bytes;
 
@@ -172,6 +175,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mi_body_init(&ck, schema, max);
     rc = mi_fuzz_feed(&ck, body, len);
     mi_fuzz_finish(&ck, rc, body, len, &one);
+
+    for (isa = 0; isa < MI_BODY_ISA_COUNT; isa++) {
+        if (mi_body_isa_set(isa)) {
+            mi_body_init(&ck, schema, max);
+            rc = mi_fuzz_feed(&ck, body, len);
+            mi_fuzz_finish(&ck, rc, body, len, &two);
+            mi_fuzz_compare("implementations differ", &one, &two);
+        }
+    }
 
     /* two feeds, an empty one between, the state moved by a plain copy */
 

@@ -167,6 +167,9 @@ check_match(const unsigned char *method, size_t mlen,
             check(s->data != NULL && s->len > 0);
             check(s->data >= path && s->data + s->len <= path + len);
             check(memchr(s->data, '/', s->len) == NULL);
+
+            /* the verdict of the matcher's own scan, as if scanned alone */
+            check(m.check[p] == mi_param_check(p, s->data, s->len));
         }
 
         check_plain(m.route, &m, path, len);

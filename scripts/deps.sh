@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, the Debian packages the build and the tests need.
-# Does nothing (and asks no network) when they are all installed already.
+# Installs, with apt-get, the Debian packages the build and the tests need
+# (or, with arguments, the packages named).  Does nothing (and asks no
+# network) when they are all installed already.
 set -eu
 
 pkgs=(
@@ -27,6 +28,9 @@ pkgs=(
 # npm installs the Kubernetes schema package into build/ (make k8s-tools);
 # Debian's npm, unless a node with its own npm is installed already.
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+# "deps.sh PKG...": those packages instead (make bench's own, for one)
+[ $# -gt 0 ] && pkgs=("$@")
 
 missing=()
 for p in "${pkgs[@]}"; do

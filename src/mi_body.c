@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "mi_body.h"
+#include "mi_body_simd.h"
 
 
 #define MI_BODY_SCENE_ID_MAX  2147483647u
@@ -39,6 +40,9 @@
 #define mi_body_value_start(c)                                               \
     ((c) == '{' || (c) == '[' || (c) == '"' || (c) == '-'                    \
      || mi_body_digit(c) || (c) == 't' || (c) == 'f' || (c) == 'n')
+
+/* how most bodies begin: the prefix mi_body_prefix() takes at once */
+#define MI_BODY_PREFIX        "{\"sceneIds\":["
 
 #define MI_BODY_CONFLICT                                                     \
     "locale: only allowed on a full analysis (without sceneIds)"
@@ -96,6 +100,9 @@ enum {
 };
 
 
+static size_t mi_body_prefix(mi_body_check_t *ck, const unsigned char *p,
+    size_t len);
+static void mi_body_prefix_states(mi_body_check_t *states);
 static void mi_body_byte(mi_body_check_t *ck, unsigned char c);
 static void mi_body_value(mi_body_check_t *ck, unsigned char c);
 static void mi_body_element(mi_body_check_t *ck, unsigned char c);
@@ -140,20 +147,46 @@ mi_body_init(mi_body_check_t *ck, mi_body_schema_t schema,
 mi_body_rc_t
 mi_body_feed(mi_body_check_t *ck, const unsigned char *p, size_t len)
 {
-    size_t    i, start;
-    uint32_t  v, d;
+    size_t    i, start, n;
+    uint32_t  v, d, entries;
+
+    i = 0;
+
+    if (ck->offset == 0 && ck->state == mi_st_top && ck->rc == MI_BODY_MORE) {
+        i = mi_body_prefix(ck, p, len);
+    }
 
     /* offset stays on the byte that failed, so it names the stop point */
 
-    for (i = 0; i < len && ck->rc == MI_BODY_MORE; i++) {
+    for ( /* void */ ; i < len && ck->rc == MI_BODY_MORE; i++) {
 
         /*
-         * Most of a large body is the digits of sceneIds entries: a run of
-         * them is taken here at once; the byte that ends the run, or would
-         * overflow, goes the general way.
+         * Most of a large body is sceneIds entries: whole ones are taken
+         * a block at a time (mi_body_simd); whatever they leave, up to the
+         * end of an entry, goes the byte-at-a-time way.
          */
 
-        while (ck->state == mi_st_int) {
+        if ((ck->state == mi_st_arr_elem || ck->state == mi_st_arr_open)
+            && mi_body_digit(p[i]))
+        {
+            n = mi_body_ids(p + i, len - i,
+                            ck->max_scene_ids - ck->scene_ids, &entries);
+
+            if (n != 0) {
+                ck->scene_ids += entries;
+                ck->offset += n;
+                ck->state = mi_st_arr_elem;
+                i += n;
+
+                if (i == len) {
+                    break;
+                }
+            }
+        }
+
+        /* the digits of an entry the blocks did not take, all at once */
+
+        if (ck->state == mi_st_int) {
             start = i;
             v = ck->value;
 
@@ -167,26 +200,9 @@ mi_body_feed(mi_body_check_t *ck, const unsigned char *p, size_t len)
             ck->value = v;
             ck->offset += i - start;
 
-            /*
-             * ",1".."9" ends this entry and starts the next one exactly as
-             * the general way would; anything else is left to it.
-             */
-
-            if (len - i < 2 || p[i] != ',' || p[i + 1] < '1' || p[i + 1] > '9'
-                || ck->scene_ids >= ck->max_scene_ids)
-            {
+            if (i == len) {
                 break;
             }
-
-            ck->scene_ids++;
-            ck->value_start = ck->offset + 1;
-            ck->value = p[i + 1] - '0';
-            ck->offset += 2;
-            i += 2;
-        }
-
-        if (i == len) {
-            break;
         }
 
         mi_body_byte(ck, p[i]);
@@ -197,6 +213,58 @@ mi_body_feed(mi_body_check_t *ck, const unsigned char *p, size_t len)
     }
 
     return ck->rc;
+}
+
+
+/*
+ * The common start of a body, '{"sceneIds":[', taken at once: the state
+ * after it is the one the byte-at-a-time checker reaches, worked out once
+ * by running it over these bytes.  Returns the bytes taken.
+ */
+
+static size_t
+mi_body_prefix(mi_body_check_t *ck, const unsigned char *p, size_t len)
+{
+    uint32_t                max;
+    mi_body_check_t        *after;
+    static const char       prefix[] = MI_BODY_PREFIX;
+    static mi_body_check_t  states[2];
+    static int              ready;
+
+    if (len < sizeof(prefix) - 1 || memcmp(p, prefix, sizeof(prefix) - 1) != 0)
+    {
+        return 0;
+    }
+
+    if (!ready) {
+        mi_body_prefix_states(states);
+        ready = 1;
+    }
+
+    after = &states[ck->schema];
+
+    max = ck->max_scene_ids;
+    *ck = *after;
+    ck->max_scene_ids = max;
+
+    return sizeof(prefix) - 1;
+}
+
+
+static void
+mi_body_prefix_states(mi_body_check_t *states)
+{
+    size_t  i;
+    int     schema;
+
+    for (schema = 0; schema < 2; schema++) {
+        mi_body_init(&states[schema], schema, MI_BODY_DEFAULT_MAX_SCENE_IDS);
+
+        for (i = 0; i < sizeof(MI_BODY_PREFIX) - 1; i++) {
+            mi_body_byte(&states[schema], MI_BODY_PREFIX[i]);
+            states[schema].offset++;
+        }
+    }
 }
 
 

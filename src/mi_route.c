@@ -2,6 +2,7 @@
  * mi_route: the scene-summary route table and its matcher.
  */
 
+#include <stdint.h>
 #include <string.h>
 
 #include "mi_route.h"
@@ -16,6 +17,9 @@
 /* The longest template, index.status, has 13 segments. */
 #define MI_ROUTE_SEGMENTS_MAX  13
 
+/* The templates as a tree of segments: at most one node per segment. */
+#define MI_ROUTE_NODES_MAX  (1 + MI_ROUTE_COUNT * MI_ROUTE_SEGMENTS_MAX)
+
 #define MI_ROUTE_PREFIX                                                      \
     "/api/v1/workspaces/{workspace_name}/projects/{project_id}"              \
     "/assets/{asset_id}"
@@ -28,43 +32,37 @@ typedef struct {
 } mi_method_name_t;
 
 
-/* One "/segment" of a template: a literal, or the param it stands for. */
+/*
+ * One "/segment" of the templates, shared by every template that starts
+ * the same way: a literal, or the param it stands for.  The routes that
+ * end here are bits of "routes"; children are chained through "sibling".
+ * No node has a literal and a param child both (the table has none), so
+ * a path segment leads to at most one child and the walk never goes back.
+ */
 typedef struct {
-    const char   *text;
-    size_t        len;
-    int           param;            /* mi_param_t, or -1 for a literal */
-} mi_template_segment_t;
-
-
-typedef struct {
-    size_t                 n;
-    mi_template_segment_t  seg[MI_ROUTE_SEGMENTS_MAX];
-} mi_template_t;
-
-
-/* One "/segment" of the path being matched. */
-typedef struct {
-    const unsigned char  *data;
-    size_t                len;
-    int                   escaped;  /* has a '%': compare it decoded */
-} mi_path_segment_t;
+    const char     *text;
+    size_t          len;
+    int             param;          /* mi_param_t, or -1 for a literal */
+    unsigned char   child;          /* 0: none (the root is node 0) */
+    unsigned char   sibling;
+    unsigned char   routes;         /* bit i: mi_routes[i] */
+} mi_route_node_t;
 
 
 static void mi_route_compile(void);
-static size_t mi_route_split(const unsigned char *path, size_t len,
-    mi_path_segment_t *seg);
-static int mi_route_try(const mi_template_t *t, const mi_path_segment_t *seg,
-    mi_span_t *param);
-static int mi_route_literal(const mi_template_segment_t *t,
-    const mi_path_segment_t *seg);
+static size_t mi_route_child(const char *text, size_t len, size_t parent);
+static size_t mi_route_literal(const mi_route_node_t *node,
+    const unsigned char *path, size_t start, size_t len);
+static inline int mi_route_equal(const unsigned char *a, const char *b,
+    size_t len);
 static int mi_route_param(const char *name, size_t len);
-static int mi_route_dot_segment(const mi_path_segment_t *seg);
+static int mi_route_dot_segment(const unsigned char *seg, size_t len);
 static int mi_hex(unsigned char c);
 
 
-/* mi_routes[] split into segments once, on the first match. */
-static mi_template_t  mi_templates[MI_ROUTE_COUNT];
-static int            mi_templates_ready;
+/* mi_routes[] as a tree, built once, on the first match. */
+static mi_route_node_t  mi_nodes[MI_ROUTE_NODES_MAX];
+static size_t           mi_nodes_used;
 
 
 const mi_route_t  mi_routes[MI_ROUTE_COUNT] = {
@@ -128,23 +126,79 @@ mi_match_rc_t
 mi_route_match(const unsigned char *method, size_t method_len,
     const unsigned char *path, size_t path_len, mi_route_match_t *m)
 {
-    size_t             i, n;
-    unsigned           want;
-    mi_span_t          param[MI_PARAM_COUNT];
-    const mi_route_t  *r;
-    mi_path_segment_t  seg[MI_ROUTE_SEGMENTS_MAX];
+    int                     p;
+    size_t                  i, start, end, len, node, c;
+    unsigned                want, classes;
+    const mi_route_node_t  *n;
 
     memset(m, 0, sizeof(mi_route_match_t));
 
-    if (!mi_templates_ready) {
+    if (mi_nodes_used == 0) {
         mi_route_compile();
     }
 
-    /* the path is split once; no template has an empty segment */
-
-    n = mi_route_split(path, path_len, seg);
-    if (n == 0) {
+    if (path_len == 0 || path[0] != '/') {
         return MI_MATCH_NOT_FOUND;
+    }
+
+    /*
+     * One pass: each segment leads to the one child it can match.  A
+     * literal is compared in place; a param segment is scanned once, for
+     * its end and the classes of its bytes.
+     */
+
+    node = 0;
+
+    for (i = 0; i < path_len; i = end) {
+        start = i + 1;
+
+        for (c = mi_nodes[node].child; c != 0; c = mi_nodes[c].sibling) {
+            n = &mi_nodes[c];
+
+            if (n->param < 0) {
+                end = mi_route_literal(n, path, start, path_len);
+
+                if (end != 0) {
+                    break;
+                }
+
+                continue;
+            }
+
+            classes = MI_PARAM_CLASSES;
+
+            for (end = start; end < path_len && path[end] != '/'; end++) {
+                classes &= mi_param_class[path[end]];
+            }
+
+            len = end - start;
+
+            /*
+             * "." and ".." (however encoded) would be resolved by whatever
+             * normalises the path further on, reaching another resource.
+             */
+
+            if (len == 0 || mi_route_dot_segment(path + start, len)) {
+                continue;
+            }
+
+            p = n->param;
+            m->param[p].data = path + start;
+            m->param[p].len = len;
+            m->check[p] = (unsigned char) mi_param_judge(p, path + start, len,
+                                                         classes);
+            break;
+        }
+
+        if (c == 0) {
+            goto not_found;
+        }
+
+        node = c;
+    }
+
+    if (mi_nodes[node].routes == 0) {
+        goto not_found;
     }
 
     /* an unknown method matches no entry, so a known path gets a 405 */
@@ -160,50 +214,41 @@ mi_route_match(const unsigned char *method, size_t method_len,
         }
     }
 
-    for (i = 0; i < MI_ROUTE_COUNT; i++) {
-        r = &mi_routes[i];
+    /* routes that end at one node share a template, and so the params */
 
-        if (mi_templates[i].n != n
-            || !mi_route_try(&mi_templates[i], seg, param))
-        {
+    for (i = 0; i < MI_ROUTE_COUNT; i++) {
+        if (!(mi_nodes[node].routes & (1u << i))) {
             continue;
         }
 
-        /*
-         * The params of the entry with the request's method win; a 405
-         * keeps those of the first entry that matched the path.
-         */
-
-        if (m->route == NULL && ((unsigned) r->method == want || !m->allow)) {
-            memcpy(m->param, param, sizeof(param));
-
-            if ((unsigned) r->method == want) {
-                m->route = r;
-            }
+        if ((unsigned) mi_routes[i].method == want && m->route == NULL) {
+            m->route = &mi_routes[i];
         }
 
-        m->allow |= r->method;
+        m->allow |= mi_routes[i].method;
     }
 
-    if (m->route != NULL) {
-        return MI_MATCH_FOUND;
-    }
+    return m->route ? MI_MATCH_FOUND : MI_MATCH_METHOD_NOT_ALLOWED;
 
-    return m->allow ? MI_MATCH_METHOD_NOT_ALLOWED : MI_MATCH_NOT_FOUND;
+not_found:
+
+    memset(m, 0, sizeof(mi_route_match_t));
+
+    return MI_MATCH_NOT_FOUND;
 }
 
 
 static void
 mi_route_compile(void)
 {
-    size_t                  i;
-    const char             *p, *start;
-    mi_template_t          *t;
-    mi_template_segment_t  *seg;
+    int          param;
+    size_t       i, node;
+    const char  *p, *start;
+
+    mi_nodes_used = 1;
 
     for (i = 0; i < MI_ROUTE_COUNT; i++) {
-        t = &mi_templates[i];
-        t->n = 0;
+        node = 0;
 
         for (p = mi_routes[i].template; *p == '/'; /* void */) {
             start = ++p;
@@ -212,120 +257,141 @@ mi_route_compile(void)
                 p++;
             }
 
-            seg = &t->seg[t->n++];
-
-            if (*start == '{') {
-                seg->text = start + 1;
-                seg->len = p - start - 2;
-                seg->param = mi_route_param(seg->text, seg->len);
-
-            } else {
-                seg->text = start;
-                seg->len = p - start;
-                seg->param = -1;
-            }
+            node = mi_route_child(start, p - start, node);
         }
+
+        mi_nodes[node].routes |= (unsigned char) (1u << i);
     }
 
-    mi_templates_ready = 1;
+    /* a param node's text is the placeholder, kept for debugging only */
+
+    for (i = 1; i < mi_nodes_used; i++) {
+        param = -1;
+
+        if (mi_nodes[i].text[0] == '{') {
+            param = mi_route_param(mi_nodes[i].text + 1, mi_nodes[i].len - 2);
+        }
+
+        mi_nodes[i].param = param;
+    }
+}
+
+
+/* The child of parent for one template segment, added if new. */
+
+static size_t
+mi_route_child(const char *text, size_t len, size_t parent)
+{
+    size_t            c;
+    unsigned char    *next;
+    mi_route_node_t  *n;
+
+    next = &mi_nodes[parent].child;
+
+    for (c = *next; c != 0; c = *next) {
+        if (mi_nodes[c].len == len && memcmp(mi_nodes[c].text, text, len) == 0)
+        {
+            return c;
+        }
+
+        next = &mi_nodes[c].sibling;
+    }
+
+    c = mi_nodes_used++;
+    n = &mi_nodes[c];
+    n->text = text;
+    n->len = len;
+    *next = (unsigned char) c;
+
+    return c;
 }
 
 
 /*
- * Splits "/a/b/c" into its segments; returns how many, or 0 when the path
- * cannot match any template (no leading '/', an empty segment, too many).
- * Indexes rather than pointers: path may be NULL when len is 0.
+ * Where the segment at start ends if it equals the literal node, else 0.
+ * Compared in place first; a segment with a '%' is compared decoded, and
+ * a decoded '/' cannot equal a literal: no literal contains one.
  */
 
 static size_t
-mi_route_split(const unsigned char *path, size_t len, mi_path_segment_t *seg)
+mi_route_literal(const mi_route_node_t *node, const unsigned char *path,
+    size_t start, size_t len)
 {
-    size_t  i, n, start;
+    ssize_t        n;
+    size_t         end;
+    unsigned char  buf[MI_ROUTE_SEGMENT_MAX];
 
-    if (len == 0 || path[0] != '/') {
+    end = start + node->len;
+
+    if (end <= len && mi_route_equal(path + start, node->text, node->len)
+        && (end == len || path[end] == '/'))
+    {
+        return end;
+    }
+
+    /* decoded, the first byte is the one sent, unless that is a '%' */
+
+    if (start == len
+        || (path[start] != '%' && path[start] != (unsigned char) node->text[0]))
+    {
         return 0;
     }
 
-    n = 0;
-    i = 0;
-
-    while (i < len) {
-        if (n == MI_ROUTE_SEGMENTS_MAX) {
-            return 0;
-        }
-
-        start = ++i;
-
-        while (i < len && path[i] != '/') {
-            i++;
-        }
-
-        if (i == start) {
-            return 0;
-        }
-
-        seg[n].data = path + start;
-        seg[n].len = i - start;
-        seg[n].escaped = (memchr(path + start, '%', i - start) != NULL);
-        n++;
+    for (end = start; end < len && path[end] != '/'; end++) {
+        /* void */
     }
 
-    return n;
+    if (memchr(path + start, '%', end - start) == NULL) {
+        return 0;
+    }
+
+    n = mi_pct_decode(path + start, end - start, buf, sizeof(buf));
+
+    if (n >= 0 && (size_t) n == node->len
+        && memcmp(buf, node->text, node->len) == 0)
+    {
+        return end;
+    }
+
+    return 0;
 }
 
 
-/* Matches one template of as many segments as the path; fills param. */
+/*
+ * memcmp() == 0 of a segment and a literal of the same length: up to 16
+ * bytes (every literal today) in two overlapping words, as a call would
+ * cost more than the compare.
+ */
 
-static int
-mi_route_try(const mi_template_t *t, const mi_path_segment_t *seg,
-    mi_span_t *param)
+static inline int
+mi_route_equal(const unsigned char *a, const char *b, size_t len)
 {
-    size_t  i;
+    uint64_t  a0, a1, b0, b1;
+    uint32_t  c0, c1, d0, d1;
 
-    memset(param, 0, MI_PARAM_COUNT * sizeof(mi_span_t));
-
-    for (i = 0; i < t->n; i++) {
-
-        if (t->seg[i].param < 0) {
-            if (!mi_route_literal(&t->seg[i], &seg[i])) {
-                return 0;
-            }
-
-            continue;
-        }
-
-        /*
-         * "." and ".." (however encoded) would be resolved by whatever
-         * normalises the path further on, reaching another resource.
-         */
-
-        if (mi_route_dot_segment(&seg[i])) {
-            return 0;
-        }
-
-        param[t->seg[i].param].data = seg[i].data;
-        param[t->seg[i].param].len = seg[i].len;
+    if (len > 16) {
+        return memcmp(a, b, len) == 0;
     }
 
-    return 1;
-}
+    if (len >= 8) {
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + len - 8, 8);
+        memcpy(&b1, b + len - 8, 8);
 
-
-/* A decoded '/' cannot equal a literal: no literal contains one. */
-
-static int
-mi_route_literal(const mi_template_segment_t *t, const mi_path_segment_t *seg)
-{
-    ssize_t        n;
-    unsigned char  buf[MI_ROUTE_SEGMENT_MAX];
-
-    if (!seg->escaped) {
-        return seg->len == t->len && memcmp(seg->data, t->text, t->len) == 0;
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
     }
 
-    n = mi_pct_decode(seg->data, seg->len, buf, sizeof(buf));
+    if (len >= 4) {
+        memcpy(&c0, a, 4);
+        memcpy(&d0, b, 4);
+        memcpy(&c1, a + len - 4, 4);
+        memcpy(&d1, b + len - 4, 4);
 
-    return n >= 0 && (size_t) n == t->len && memcmp(buf, t->text, t->len) == 0;
+        return ((c0 ^ d0) | (c1 ^ d1)) == 0;
+    }
+
+    return memcmp(a, b, len) == 0;
 }
 
 
@@ -347,19 +413,24 @@ mi_route_param(const char *name, size_t len)
 
 
 static int
-mi_route_dot_segment(const mi_path_segment_t *seg)
+mi_route_dot_segment(const unsigned char *seg, size_t len)
 {
     ssize_t               n;
     const unsigned char  *p;
     unsigned char         buf[2];
 
-    if (seg->escaped) {
-        n = mi_pct_decode(seg->data, seg->len, buf, sizeof(buf));
-        p = buf;
+    /* "." and ".." as sent, or anything up to "%2E%2E" decoded */
 
-    } else {
-        n = seg->len;
-        p = seg->data;
+    if (len > 6) {
+        return 0;
+    }
+
+    n = len;
+    p = seg;
+
+    if (memchr(seg, '%', len) != NULL) {
+        n = mi_pct_decode(seg, len, buf, sizeof(buf));
+        p = buf;
     }
 
     return (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.');

@@ -2,11 +2,12 @@
  * mi_route: the eight scene-summary routes of the MI API as one static
  * table, and a matcher for request paths.  Pure C: no nginx, no allocation.
  *
- * Paths are matched as they will be sent upstream (still percent-encoded):
- * the path is split at '/', each segment is percent-decoded, literal
- * segments must equal the template's text and parameter segments are
- * returned raw for the caller to check against its patterns.  No trailing
- * slash, no empty or extra segment.
+ * Paths are matched as they will be sent upstream (still percent-encoded),
+ * in one pass: segment by segment, a literal segment must equal the
+ * template's text (percent-decoded when it holds a '%'), and a parameter
+ * segment is returned raw, with the verdict of its default pattern
+ * (mi_param) found in the same scan.  No trailing slash, no empty or extra
+ * segment.
  */
 
 #ifndef MI_ROUTE_H
@@ -16,22 +17,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "mi_param.h"
+
 
 typedef enum {
     MI_METHOD_GET = 0x01,
     MI_METHOD_POST = 0x02,
     MI_METHOD_DELETE = 0x04
 } mi_method_t;
-
-
-typedef enum {
-    MI_PARAM_WORKSPACE_NAME = 0,
-    MI_PARAM_PROJECT_ID,
-    MI_PARAM_ASSET_ID,
-    MI_PARAM_INDEX_ID,
-    MI_PARAM_SCENE_SUMMARY_ID,
-    MI_PARAM_COUNT
-} mi_param_t;
 
 
 /* The body a route takes; the optional ones are checked by mi_body. */
@@ -67,6 +60,8 @@ typedef struct {
     const mi_route_t  *route;       /* MI_MATCH_FOUND only */
     unsigned           allow;       /* mi_method_t bits the path accepts */
     mi_span_t          param[MI_PARAM_COUNT];   /* raw, percent-encoded */
+    unsigned char      check[MI_PARAM_COUNT];   /* mi_param_rc_t of each
+                                                   default pattern */
 } mi_route_match_t;
 
 

@@ -14,6 +14,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/sha.h>
 
@@ -29,6 +30,8 @@
  */
 #define MI_FINGERPRINT_LABEL  "mi-secret-fingerprint:"
 #define MI_FINGERPRINT_LEN    8
+/* The most digits of a uint64_t. */
+#define MI_TIMESTAMP_LEN  20
 
 
 typedef struct {
@@ -56,12 +59,19 @@ void mi_sign_key_wipe(mi_sign_key_t *key);
 
 /*
  * Writes the MI_SIGNATURE_LEN-byte signature of one request to out.
- * The request-target is path, then "?" and args when has_args is set:
- * nginx keeps them apart, so they are hashed without being joined.
+ * The request-target is path, then "?" and args when has_args is set.
+ * The string-to-sign is joined on the stack and hashed with one update
+ * (a string over 1 KB in 1 KB pieces): no allocation.
  */
 void mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method,
     mi_sign_str_t path, int has_args, mi_sign_str_t args,
     mi_sign_str_t timestamp, mi_sign_str_t access_key, unsigned char *out);
+
+/*
+ * Writes ms in decimal (the timestamp header's value), at most
+ * MI_TIMESTAMP_LEN bytes, no NUL; returns the length written.
+ */
+size_t mi_sign_timestamp(uint64_t ms, unsigned char *out);
 
 /* Standard Base64 with padding of len bytes; returns the length written. */
 size_t mi_base64_encode(const unsigned char *src, size_t len,

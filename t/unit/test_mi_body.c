@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "mi_body.h"
+#include "mi_body_simd.h"
 
 
 typedef struct {
@@ -1344,5 +1345,22 @@ main(void)
         cmocka_unit_test(test_message_bounds),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int            failed;
+    mi_body_isa_t  isa;
+
+    /* every table under each implementation of mi_body_simd this CPU has */
+
+    failed = 0;
+
+    for (isa = 0; isa < MI_BODY_ISA_COUNT; isa++) {
+        if (!mi_body_isa_set(isa)) {
+            continue;
+        }
+
+        print_message("mi_body_simd: %s\n", mi_body_isa_name());
+        failed += cmocka_run_group_tests_name(mi_body_isa_name(), tests,
+                                              NULL, NULL);
+    }
+
+    return failed;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -221,6 +223,94 @@ test_fingerprint_against_evp(void **state)
 }
 
 
+/*
+ * Request-targets of every length up to three times the string-to-sign
+ * buffer: padded into one block or several (every length up to 300
+ * bytes), joined or hashed in pieces (every length around the buffer's
+ * size): always HMAC()'s digest.
+ */
+static void
+test_long_targets(void **state)
+{
+    char            sig[MI_SIGNATURE_LEN + 1];
+    size_t          i, len, mlen;
+    unsigned int    dlen;
+    unsigned char  *target, *msg, digest[32];
+    unsigned char   ref[MI_SIGNATURE_LEN + 1];
+    mi_sign_key_t   key;
+    mi_sign_str_t   path, args;
+
+    (void) state;
+
+    target = malloc(3200);
+    msg = malloc(3300);
+    assert_non_null(target);
+    assert_non_null(msg);
+
+    for (i = 0; i < 3200; i++) {
+        target[i] = (unsigned char) ("/abc%20?=&" [i % 10]);
+    }
+
+    mi_sign_key_init(&key, (const unsigned char *) "k", 1);
+
+    for (len = 0; len < 3200;
+         len += (len < 300 || (len > 990 && len < 1040)) ? 1 : 7)
+    {
+        path = (mi_sign_str_t) { target, len / 2 };
+        args = (mi_sign_str_t) { target + len / 2, len - len / 2 };
+
+        mi_sign_v2(&key, S("GET"), path, 1, args, S("1700000000000"),
+                   S("AK"), (unsigned char *) sig);
+        sig[MI_SIGNATURE_LEN] = '\0';
+
+        mlen = 0;
+        memcpy(msg, "GET ", 4);
+        mlen += 4;
+        memcpy(msg + mlen, path.data, path.len);
+        mlen += path.len;
+        msg[mlen++] = '?';
+        memcpy(msg + mlen, args.data, args.len);
+        mlen += args.len;
+        memcpy(msg + mlen, "\n1700000000000\nAK", 17);
+        mlen += 17;
+
+        HMAC(EVP_sha256(), "k", 1, msg, mlen, digest, &dlen);
+        assert_int_equal(EVP_EncodeBlock(ref, digest, 32), MI_SIGNATURE_LEN);
+        assert_string_equal(sig, (char *) ref);
+    }
+
+    mi_sign_key_wipe(&key);
+    free(target);
+    free(msg);
+}
+
+
+static void
+test_timestamp(void **state)
+{
+    size_t          i, n;
+    unsigned char   out[MI_TIMESTAMP_LEN + 1];
+    char            ref[32];
+    static const uint64_t  values[] = {
+        0, 1, 9, 10, 99, 100, 1700000000000ULL, 1700000000999ULL,
+        9999999999999ULL, 10000000000000ULL, UINT64_MAX
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        memset(out, 0xa5, sizeof(out));
+        n = mi_sign_timestamp(values[i], out);
+        snprintf(ref, sizeof(ref), "%llu", (unsigned long long) values[i]);
+
+        assert_int_equal(n, strlen(ref));
+        assert_memory_equal(out, ref, n);
+        assert_true(n <= MI_TIMESTAMP_LEN);
+        assert_int_equal(out[n], 0xa5);
+    }
+}
+
+
 int
 main(void)
 {
@@ -231,6 +321,8 @@ main(void)
         cmocka_unit_test(test_against_openssl_hmac),
         cmocka_unit_test(test_base64_rfc4648),
         cmocka_unit_test(test_fingerprint_against_evp),
+        cmocka_unit_test(test_long_targets),
+        cmocka_unit_test(test_timestamp),
     };
 
     return cmocka_run_group_tests_name("mi_sign", tests, NULL, NULL);

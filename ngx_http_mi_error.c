@@ -350,6 +350,17 @@ ngx_http_mi_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    /*
+     * The operator's page: "error_page 404 /404;" redirects (r->internal)
+     * and keeps the error status for whatever that location answers
+     * (ngx_http_special_response_handler sets r->error_page as it looks
+     * the page up).  Without a redirect, no page matched: nginx's own.
+     */
+
+    if (r->error_page && r->internal) {
+        return ngx_http_next_header_filter(r);
+    }
+
     if (ngx_http_mi_core_error(r) != NGX_OK) {
         return NGX_ERROR;
     }

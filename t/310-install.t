@@ -13,6 +13,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use MiTest;
 
+MiTest::debian_nginx_only();
+
 plan skip_all => 'make install copies build/ngx_http_mi_module.so: run make'
     unless -f "$MiTest::ROOT/build/ngx_http_mi_module.so";
 

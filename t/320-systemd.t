@@ -16,6 +16,8 @@ use Test::More;
 use MiConf;
 use MiTest;
 
+MiTest::debian_nginx_only();
+
 plan skip_all => 'the unit runs /usr/sbin/nginx, which loads the module'
     if $MiTest::MODULE eq 'static';
 

@@ -24,6 +24,8 @@ use Test::More;
 use MiConf;
 use MiTest;
 
+MiTest::debian_nginx_only();
+
 my $t = MiTest->new;
 my $d = $t->dir;
 

@@ -19,6 +19,8 @@ use Time::HiRes qw(sleep time);
 use MiConf;
 use MiTest;
 
+MiTest::debian_nginx_only();
+
 my $root = $MiTest::ROOT;
 my $k8s = "$root/deploy/kubernetes";
 my $modules = "$root/build/node/node_modules";

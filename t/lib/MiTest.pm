@@ -46,6 +46,17 @@ $SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
 $SIG{PIPE} = 'IGNORE';
 
 
+# For the tests of Debian's packaging and layout (make install, the package,
+# the systemd units, conf/ in /etc/nginx, the Kubernetes image): they are
+# about Debian's own nginx and the module built for it, so they skip when
+# the suite runs against another nginx (make compat).
+sub debian_nginx_only {
+    plan skip_all => "about Debian's nginx and its layout: not $NGINX"
+        . ($MODULE eq 'static' ? ' with the module built in' : '')
+        unless $NGINX eq '/usr/sbin/nginx' && $MODULE ne 'static';
+}
+
+
 sub new {
     my ($class) = @_;
 

@@ -12,13 +12,15 @@
 # NGX_LD_OPT.
 #
 # Builds take both cores one at a time; meanwhile nginx-tests, which mostly
-# wait on timers, run one nginx at a time in the background (a lock).
+# wait on timers, run in the background, NGINX_TESTS_LANES nginx at a time
+# (2: a lock each).  The last line counts the stages passed and failed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 results=$COMPAT_DIR/results
 logs=$COMPAT_DIR/logs
 lock=$COMPAT_DIR/nginx-tests.lock
+lanes=${NGINX_TESTS_LANES:-2}
 start=$SECONDS
 
 rm -rf "$results" "$logs"
@@ -73,17 +75,17 @@ t_suite() {
     MI_NGINX=$nginx MI_MODULE=$module prove -r "$top/t/"
 }
 
-# nginx-tests for one nginx, in the background, one nginx at a time; each
-# in a process group of its own, stopped with everything in it if this
-# script stops first.
+# nginx-tests for one nginx, in the background, in the next lane; each in
+# a process group of its own, stopped with everything in it if this script
+# stops first.
 background=()
 trap 'for p in "${background[@]}"; do kill -- -"$p" 2>/dev/null || :; done' EXIT
 
 nginx_tests() {
-    local version=$1
+    local version=$1 lane=$(( ${#background[@]} % lanes ))
     set -m
     (
-        exec 9> "$lock"
+        exec 9> "$lock.$lane"
         flock 9
         stage "$version" dynamic nginx-tests nginx_tests_summary \
             bash "$top/scripts/nginx-tests.sh" "$@" \
@@ -143,6 +145,7 @@ for version in "$debian" "${versions[@]}"; do
     done
 done
 echo
-echo "make compat: $((SECONDS - start)) s, $([ $rc = 0 ] && echo passed \
-    || echo FAILED)"
+echo "make compat: $((SECONDS - start)) s"
+echo "compat: $(grep -l '^ok' "$results"/* | wc -l) passed," \
+    "$(grep -l '^FAILED' "$results"/* | wc -l) failed"
 exit $rc

@@ -153,6 +153,46 @@ mi_body_ids_windows(const unsigned char *p, size_t len, uint32_t budget,
 
         classify(w, &cl);
 
+        /*
+         * Most windows of a big body hold digits and commas only, every
+         * entry there shorter than 10 digits and well formed: they are
+         * taken with a few masks; any other goes the general way below.
+         */
+
+        d = cl.digit;
+        c = cl.comma;
+
+        if ((d | c) == ~(uint64_t) 0) {
+            starts = c << 1 | comma_in | start_in;
+            bad = (starts & ~d) | (starts & cl.zero & (d >> 1)) | (zero_in & d);
+
+            r2 = d & (d >> 1);
+            r4 = r2 & (r2 >> 2);
+            r10 = r4 & (r4 >> 4) & (r2 >> 8);
+
+            k = (uint32_t) __builtin_popcountll(c);
+
+            /* no run of 10 digits: ~d has a bit set */
+
+            if ((bad | r10) == 0
+                && digits_in + __builtin_ctzll(~d) < MI_BODY_ID_MAX_LEN
+                && k <= budget - count)
+            {
+                count += k;
+                last = c;
+                last_pos = pos;
+                last_sp = 0;
+
+                comma_in = c >> 63;
+                start_in = 0;
+                zero_in = (starts & cl.zero) >> 63;
+                digits_in = __builtin_clzll(~d);
+
+                pos += MI_BODY_BLOCK;
+                continue;
+            }
+        }
+
         /* one space may follow a ',' ("1, 2", as Python writes arrays) */
 
         after = cl.comma << 1 | comma_in;

@@ -175,10 +175,14 @@ mi_route_match(const unsigned char *method, size_t method_len,
 
             /*
              * "." and ".." (however encoded) would be resolved by whatever
-             * normalises the path further on, reaching another resource.
+             * normalises the path further on, reaching another resource;
+             * '.' and '%' are in no class, so only a segment whose classes
+             * are none can be one.
              */
 
-            if (len == 0 || mi_route_dot_segment(path + start, len)) {
+            if (len == 0
+                || (classes == 0 && mi_route_dot_segment(path + start, len)))
+            {
                 continue;
             }
 

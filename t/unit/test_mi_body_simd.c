@@ -148,23 +148,28 @@ test_short_inputs(void **state)
 }
 
 
-/* Entries of every length around the range's edge, in every position of
- * a block. */
+/*
+ * Entries of every length around the range's edge, and bad ones, at every
+ * position of two windows, followed by a short end and by a long one (so
+ * that the window after is a whole one too).
+ */
 static void
 test_edges(void **state)
 {
-    size_t             i, j, n, pad;
-    unsigned char      in[300];
+    size_t             i, j, n, pad, tail;
+    unsigned char      in[400];
     static const char *entries[] = {
         "2147483647", "2147483648", "2147483646", "1999999999", "3000000000",
         "999999999", "1000000000", "10000000000", "21474836470", "0", "00",
-        "01", "7", "12345678901234567890"
+        "01", "7", "12345678901234567890",
+        /* an empty entry, a space, and both, wherever they fall */
+        "", " 7", " ", "7 ", ", 7"
     };
 
     (void) state;
 
     for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
-        for (pad = 0; pad < 140; pad++) {
+        for (pad = 0; pad < 160; pad++) {
             n = 0;
 
             for (j = 0; j < pad; j++) {
@@ -178,12 +183,19 @@ test_edges(void **state)
 
             memcpy(in + n, entries[i], strlen(entries[i]));
             n += strlen(entries[i]);
-            memcpy(in + n, ",1,", 3);
-            n += 3;
 
-            check_ids(in, n, UINT32_MAX);
-            check_ids(in, n, (uint32_t) pad / 2 + 1);
-            check_ids(in, n - 1, UINT32_MAX);
+            for (tail = 0; tail < 2; tail++) {
+                for (j = 0; j < (tail ? 60 : 1); j++) {
+                    memcpy(in + n, ",1", 2);
+                    n += 2;
+                }
+
+                in[n] = ',';
+
+                check_ids(in, n + 1, UINT32_MAX);
+                check_ids(in, n + 1, (uint32_t) pad / 2 + 1);
+                check_ids(in, n, UINT32_MAX);
+            }
         }
     }
 }
@@ -273,7 +285,7 @@ static void
 test_random_bodies(void **state)
 {
     size_t    i, n, k, entries;
-    uint32_t  seed, r;
+    uint32_t  seed, r, spaced;
     char      body[2048];
 
     (void) state;
@@ -283,13 +295,14 @@ test_random_bodies(void **state)
     for (i = 0; i < 5000; i++) {
         r = next_random(&seed);
         entries = r % 150;
+        spaced = (r & 2);       /* or compact, as most clients write */
         n = (size_t) sprintf(body, (r & 1) ? "{\"sceneIds\":["
                                            : " {\"sceneIds\" : [");
 
         for (k = 0; k < entries; k++) {
             r = next_random(&seed);
-            n += (size_t) sprintf(body + n, "%s%u", k ? ((r & 8) ? ", " : ",")
-                                                      : "",
+            n += (size_t) sprintf(body + n, "%s%u",
+                                  k ? ((spaced && (r & 8)) ? ", " : ",") : "",
                                   (r % 5 == 0) ? r % 2147483648u : r % 1000);
         }
 

@@ -129,7 +129,7 @@ typedef struct {
     mi_body_check_t             body;       /* fed by the body filter */
     unsigned                    signed_request:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
-    unsigned                    reading_body:1; /* in read_client_request_body */
+    unsigned                    reading_body:1; /* in read_client_..._body */
 } ngx_http_mi_ctx_t;
 
 

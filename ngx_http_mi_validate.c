@@ -25,8 +25,8 @@ static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
  * Checks route, parameters, content type and, where the route takes one,
  * the body.  Returns NGX_OK to sign, NGX_DONE while the body is read (the
  * verdict then goes to ctx->verdict, still NGX_DONE here), NGX_DECLINED
- * when the request is refused (ctx->error says why), or an error status.  The checks below it
- * return NGX_OK, NGX_DECLINED or an error status too.
+ * when the request is refused (ctx->error says why), or an error status.
+ * The checks below it return NGX_OK, NGX_DECLINED or an error status too.
  */
 
 ngx_int_t

@@ -11,8 +11,8 @@
  * buffers in r->request_body->bufs.  This filter only reads them: every
  * chain link and buffer goes on as it came, pos and last untouched, in the
  * same order, so what nginx stores and the proxy forwards is unchanged.
- * The state is the fixed-size checker in the request's context: memory
- * stays the same whatever the body's size.
+ * The state is one fixed-size checker per request, allocated only on the
+ * request routes: memory stays the same whatever the body's size.
  */
 
 #include "ngx_http_mi_module.h"
@@ -26,26 +26,34 @@ static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
 
 
 /*
- * Called before the body is read: the filter checks it from then on.  A
- * body that nginx has read already (before an internal redirect into this
+ * Called before the body is read: the filter checks it from then on, with
+ * the checker's state allocated here, for the request routes only.  A body
+ * that nginx has read already (before an internal redirect into this
  * location, say) went past the filter unseen: it is left to be read back
  * once the checks run (ctx->body_seen stays 0).
  */
 
-void
+ngx_int_t
 ngx_http_mi_body_start(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_http_mi_ctx_t *ctx)
 {
     if (r->request_body) {
-        return;
+        return NGX_OK;
     }
 
-    mi_body_init(&ctx->body,
+    ctx->body = ngx_palloc(r->pool, sizeof(mi_body_check_t));
+    if (ctx->body == NULL) {
+        return NGX_ERROR;
+    }
+
+    mi_body_init(ctx->body,
                  ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY
                  ? MI_BODY_ASSET_REQUEST : MI_BODY_INDEX_REQUEST,
                  (uint32_t) mlcf->max_scene_ids);
 
     ctx->body_seen = 1;
+
+    return NGX_OK;
 }
 
 
@@ -84,7 +92,7 @@ ngx_http_mi_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                        "mi body filter: %uz bytes checked",
                        (size_t) (b->last - b->pos));
 
-        (void) mi_body_feed(&ctx->body, b->pos, b->last - b->pos);
+        (void) mi_body_feed(ctx->body, b->pos, b->last - b->pos);
     }
 
     return ngx_http_next_request_body_filter(r, in);

@@ -183,11 +183,11 @@ typedef struct {
     ngx_str_t                   timestamp;
     u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
-    mi_body_check_t             body;       /* fed by the body filter */
+    mi_body_check_t            *body;       /* fed by the body filter */
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
-    unsigned                    reading_body:1; /* in read_client_request_body */
+    unsigned                    reading_body:1; /* in read_client_..._body */
 } ngx_http_mi_ctx_t;
 
 
@@ -206,7 +206,7 @@ ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 
 /* ngx_http_mi_body_filter.c */
-void ngx_http_mi_body_start(ngx_http_request_t *r,
+ngx_int_t ngx_http_mi_body_start(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 ngx_int_t ngx_http_mi_body_filter_init(ngx_conf_t *cf);
 

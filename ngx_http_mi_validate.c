@@ -25,8 +25,8 @@ static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
  * Checks route, parameters, content type and, where the route takes one,
  * the body.  Returns NGX_OK to sign, NGX_DONE while the body is read (the
  * verdict then goes to ctx->verdict, still NGX_DONE here), NGX_DECLINED
- * when the request is refused (ctx->error says why), or an error status.  The checks below it
- * return NGX_OK, NGX_DECLINED or an error status too.
+ * when the request is refused (ctx->error says why), or an error status.
+ * The checks below it return NGX_OK, NGX_DECLINED or an error status too.
  */
 
 ngx_int_t
@@ -125,8 +125,10 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     /* a chunked body may be empty: it has to be read to know */
 
-    if (m.route->body != MI_ROUTE_NO_BODY) {
-        ngx_http_mi_body_start(r, mlcf, ctx);
+    if (m.route->body != MI_ROUTE_NO_BODY
+        && ngx_http_mi_body_start(r, mlcf, ctx) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->reading_body = 1;
@@ -381,7 +383,7 @@ ngx_http_mi_check_body(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     }
 
     if (ctx->body_seen) {
-        ck = &ctx->body;
+        ck = ctx->body;
         verdict = mi_body_finish(ck);
         goto done;
     }

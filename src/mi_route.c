@@ -151,6 +151,7 @@ mi_route_match(const unsigned char *method, size_t method_len,
 
     for (i = 0; i < path_len; i = end) {
         start = i + 1;
+        end = path_len;     /* found by the child that matches, if any */
 
         for (c = mi_nodes[node].child; c != 0; c = mi_nodes[c].sibling) {
             n = &mi_nodes[c];

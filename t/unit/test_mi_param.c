@@ -93,10 +93,11 @@ test_cases(void **state)
         { WS, "caf%C3%A9", M },
         { WS, "a%2Fb", M },
         { WS, "a+b", M },
+        /* 63 and 64 characters */
         { WS, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
           V },
-        { WS, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-          M },
+        { WS, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", M },
         { ID, "1", V },
         { ID, "1234", V },
         { ID, "0", M },

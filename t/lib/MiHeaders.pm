@@ -307,10 +307,13 @@ sub gen_headers {
     my @h = map { [ rand() < $stripped ? stripped_name() : ordinary_name(),
                     value() ] } 1 .. $n;
 
-    # nginx refuses a second Authorization (400): one at the most
-    my $auth = 0;
-    $_->[0] = 'proxy-authorization'
-        for grep { $_->[0] eq 'authorization' && $auth++ } @h;
+    # nginx refuses a second Authorization (400), and from 1.29 a second
+    # Proxy-Authorization too: one of each at the most, the others become
+    # x-ncp-* (stripped all the same)
+    my %seen;
+    $_->[0] = 'x-ncp-was-' . $_->[0]
+        for grep { $_->[0] =~ /^(?:proxy-)?authorization$/
+                   && $seen{ $_->[0] }++ } @h;
 
     if (rand() < 0.1) {
         splice @h, int rand(@h + 1), 0,

@@ -13,6 +13,7 @@ use warnings;
 use IO::Select;
 use Time::HiRes qw(time);
 
+use MiH2 ();
 use MiTest;
 
 use constant {
@@ -150,28 +151,13 @@ sub frame {
 }
 
 
-# An HPACK integer with an n-bit prefix, its first byte or-ed with $first.
-sub hpack_int {
-    my ($v, $n, $first) = @_;
-    my $max = (1 << $n) - 1;
+# HPACK's integer and literal-without-indexing encodings, shared with the
+# header-list client (MiH2).
+sub hpack_int { MiH2::integer(@_) }
 
-    return chr($first | $v) if $v < $max;
-
-    my $out = chr($first | $max);
-    $v -= $max;
-    while ($v >= 128) {
-        $out .= chr(($v & 0x7f) | 0x80);
-        $v >>= 7;
-    }
-    return $out . chr($v);
-}
-
-
-# A header field as a literal without indexing, with a literal name.
 sub hpack_literal {
     my ($name, $value) = @_;
-    return "\x00" . hpack_int(length $name, 7, 0) . $name
-        . hpack_int(length $value, 7, 0) . $value;
+    return "\x00" . MiH2::string($name) . MiH2::string($value);
 }
 
 

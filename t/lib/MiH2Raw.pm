@@ -16,21 +16,15 @@ use Time::HiRes qw(time);
 use MiH2 ();
 use MiTest;
 
-use constant {
-    DATA          => 0x0,
-    HEADERS       => 0x1,
-    RST_STREAM    => 0x3,
-    SETTINGS      => 0x4,
-    PING          => 0x6,
-    GOAWAY        => 0x7,
-    WINDOW_UPDATE => 0x8,
+# Frame types and flags are MiH2's (RFC 9113, section 6).
+BEGIN {
+    no strict 'refs';
+    *{$_} = \&{"MiH2::$_"}
+        for qw(DATA HEADERS RST_STREAM SETTINGS PING GOAWAY WINDOW_UPDATE
+               END_STREAM ACK END_HEADERS);
+}
 
-    END_STREAM    => 0x1,
-    ACK           => 0x1,
-    END_HEADERS   => 0x4,
-
-    SETTINGS_INITIAL_WINDOW_SIZE => 0x4,
-};
+use constant SETTINGS_INITIAL_WINDOW_SIZE => 0x4;
 
 # RFC 7541, Appendix B: the Huffman code of bytes 0-255, as hex/bits.
 my @HUFFMAN = qw(

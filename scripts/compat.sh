@@ -66,8 +66,15 @@ prove_summary() {
     fi
 }
 
+# the last check's line, and the files run again before it
 nginx_tests_summary() {
-    grep -E '^[0-9]+ differences' "$1" || echo 'did not finish'
+    local last again
+    last=$(grep -E '^[0-9]+ differences' "$1" | tail -n 1)
+    again=$(sed -n 's/.*: run again ([0-9]* of [0-9]*): //p' "$1" \
+            | tr ' ' '\n' | sort -u | grep -c . || :)
+    [ -n "$last" ] || { echo 'did not finish'; return; }
+    [ "$again" -gt 0 ] && last="$last, $again files run again"
+    echo "$last"
 }
 
 t_suite() {

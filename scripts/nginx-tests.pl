@@ -10,7 +10,12 @@
 #       environment as given; writes OUT/results.txt and OUT/alerts.txt
 #   nginx-tests.pl check VERSION EXPECTED DIR
 #       compares DIR/off and DIR/on with DIR/none; writes
-#       DIR/differences.txt in EXPECTED's format; exits 1 on any problem
+#       DIR/differences.txt in EXPECTED's format and DIR/retry.txt, the
+#       files whose outcomes differ where they should not; exits 1 on any
+#       problem
+#   nginx-tests.pl merge RUN AGAIN
+#       puts the results of files run again (AGAIN/results.txt) in place
+#       of theirs in RUN/results.txt; adds AGAIN's alerts to RUN's
 #   nginx-tests.pl expected EXPECTED DIFFERENCES...
 #       prints EXPECTED regenerated from the differences of the last runs
 
@@ -30,9 +35,10 @@ my $FILE_TIMEOUT = $ENV{NGINX_TESTS_TIMEOUT} // 300;
 # Log lines that mean a process died: never expected, in any run.
 my $CRASH = qr/exited on signal|core dumped|Segmentation fault|Sanitizer/;
 
-my %command = (run => \&run, check => \&check, expected => \&expected);
+my %command = (run => \&run, check => \&check, merge => \&merge,
+               expected => \&expected);
 my $cmd = shift // '';
-$command{$cmd} or die "usage: $0 run|check|expected ...\n";
+$command{$cmd} or die "usage: $0 run|check|merge|expected ...\n";
 exit $command{$cmd}->(@ARGV);
 
 
@@ -211,8 +217,12 @@ sub check {
     my @mine = grep { applies($_, $version) } @expected;
     my @flaky = grep { $_->{flaky} } @mine;
 
+    # files whose outcomes may be a bad moment of the machine: run again
+    my %again;
+
     for my $d (differences(\%none, { read_results("$dir/off/results.txt") })) {
         next if grep { matches($_, $d) } @flaky;
+        $again{ $d->{file} } = 1;
         push @problems, "module loaded and off changed $d->{file} $d->{test}"
             . " ($d->{change}): " . ($d->{desc} || 'no description');
     }
@@ -225,6 +235,7 @@ sub check {
         if ($e) {
             $used{$e} = 1;
         } else {
+            $again{ $d->{file} } = 1;
             push @problems, "unexpected with mi_sign on: $d->{file}"
                 . " $d->{test} ($d->{change}): " . ($d->{desc} || '-');
         }
@@ -238,6 +249,7 @@ sub check {
     for my $e (grep { !$_->{flaky} && !$used{$_} && $ran{$_->{file}} }
                @mine)
     {
+        $again{ $e->{file} } = 1;
         push @problems, "expected but did not happen with mi_sign on:"
             . " $e->{file} $e->{test} ($e->{change}): $e->{reason}";
     }
@@ -247,6 +259,7 @@ sub check {
                     grep { /$CRASH/ } alert_lines("$dir/none");
 
     write_file("$dir/differences.txt", join '', @lines);
+    write_file("$dir/retry.txt", join '', map { "$_\n" } sort keys %again);
 
     printf "%d differences with mi_sign on (%d expected), %d problems\n",
         scalar @diffs, scalar(keys %used), scalar @problems;
@@ -318,6 +331,26 @@ sub by_file_test {
 sub test_order {
     my ($test) = @_;
     return $test =~ /^\d+$/ ? $test : 1e9;
+}
+
+
+# --- merge ---------------------------------------------------------------
+
+sub merge {
+    my ($run, $again) = @_;
+    my $new = read_file("$again/results.txt");
+    my %files = map { (split /\t/)[0] => 1 } split /\n/, $new;
+
+    write_file("$run/results.txt", join '', $new,
+        grep { !$files{ (split /\t/)[0] } }
+        map { "$_\n" } split /\n/, read_file("$run/results.txt"));
+
+    # alerts are never taken back: a crash in any run stays a crash
+    open my $fh, '>>', "$run/alerts.txt" or die "$run/alerts.txt: $!";
+    print {$fh} read_file("$again/alerts.txt");
+    close $fh;
+
+    return 0;
 }
 
 

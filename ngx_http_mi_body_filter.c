@@ -41,10 +41,7 @@ ngx_http_mi_body_start(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         return NGX_OK;
     }
 
-    ctx->body = ngx_palloc(r->pool, sizeof(mi_body_check_t));
-    if (ctx->body == NULL) {
-        return NGX_ERROR;
-    }
+    ctx->body = &ctx->body_check;
 
     mi_body_init(ctx->body,
                  ctx->route->body == MI_ROUTE_ASSET_REQUEST_BODY

@@ -408,12 +408,10 @@ ngx_http_mi_core_error(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_ctx_t));
+        ctx = ngx_http_mi_ctx_create(r);
         if (ctx == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
     }
 
     status = ngx_http_mi_core_status(r);

@@ -13,9 +13,10 @@
  * allocation, the pointers r->headers_in keeps into the list, and on
  * nginx 1.23+ the "next" chains of repeated headers); an earlier version
  * that tried broke several of them.  Instead the module builds a second
- * list, the "view": copies of the client's headers minus the stripped
- * ones, plus the signing headers, made with ngx_list_init() and
- * ngx_list_push() only, so it is an ordinary list by construction.  The
+ * list, the "view": its parts are the runs of the client's headers between
+ * the stripped ones, in place (the same elements, not copies), then a part
+ * of the module's own with the signing headers.  No part is empty, and the
+ * last one, the only one ngx_list_push() writes to, is the module's.  The
  * view replaces r->headers_in.headers just before the content phase, where
  * the proxy (like every upstream module) serialises the list in its
  * create_request; the client's list is kept aside untouched, so every
@@ -37,11 +38,9 @@
 #include "ngx_http_mi_module.h"
 
 
-/* the signing headers and a Content-Type */
-#define NGX_HTTP_MI_ADDED_HEADERS  4
-
-
 static ngx_http_mi_headers_t *ngx_http_mi_headers_find(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_mi_header_stripped(ngx_http_mi_ctx_t *ctx,
+    ngx_table_elt_t *h);
 static ngx_uint_t ngx_http_mi_headers_signed(ngx_list_t *list);
 static ngx_uint_t ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name,
     ngx_uint_t prefix);
@@ -85,32 +84,36 @@ static ngx_str_t  ngx_http_mi_stripped[] = {
 
 /*
  * Builds ctx->view from the client's headers: every header but the
- * stripped ones, in the client's order, with room for the ones the module
- * adds.  Counts the Content-Type headers for the checks.
+ * stripped ones, in the client's order, then a part of the module's own
+ * with room for the headers it adds.  The client's headers are not
+ * copied: each run of kept headers is a part of the view whose elements
+ * are the client's own, in place.  Such a part is never the last one, so
+ * ngx_list_push() never writes into the client's list; nothing nginx does
+ * with a list reads "nalloc" but ngx_list_push(), and only for the last
+ * part.  Counts the Content-Type headers for the checks.
  */
 
 ngx_int_t
 ngx_http_mi_headers_prepare(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 {
-    ngx_str_t              *name;
-    ngx_uint_t              i, n, strip;
-    ngx_list_part_t        *part;
-    ngx_table_elt_t        *h, *copy;
+    ngx_uint_t              i, start;
+    ngx_list_t             *view;
+    ngx_list_part_t        *part, *tail, *own;
+    ngx_table_elt_t        *h;
     ngx_http_cleanup_t     *cln;
     ngx_http_mi_headers_t  *hs;
 
     hs = ngx_http_mi_headers_find(r);
 
     if (hs == NULL) {
-        hs = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_headers_t));
-        if (hs == NULL) {
-            return NGX_ERROR;
-        }
-
         cln = ngx_http_cleanup_add(r, 0);
         if (cln == NULL) {
             return NGX_ERROR;
         }
+
+        /* the context's memory stays in the pool after a redirect */
+
+        hs = &ctx->record;
 
         cln->handler = ngx_http_mi_headers_cleanup;
         cln->data = hs;
@@ -124,63 +127,114 @@ ngx_http_mi_headers_prepare(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 
     ctx->headers = hs;
 
-    n = NGX_HTTP_MI_ADDED_HEADERS;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        n += part->nelts;
-    }
-
-    /* one part holds them all: no push below allocates */
-
-    if (ngx_list_init(&ctx->view, r->pool, n, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    view = &ctx->view;
+    tail = NULL;
 
     for (part = &r->headers_in.headers.part; part; part = part->next) {
         h = part->elts;
+        start = 0;
 
-        for (i = 0; i < part->nelts; i++) {
+        for (i = 0; i <= part->nelts; i++) {
 
-            strip = ngx_http_mi_header_is(&h[i], &ngx_http_mi_ncp_prefix, 1);
-
-            for (name = ngx_http_mi_stripped; !strip && name->len; name++) {
-                strip = ngx_http_mi_header_is(&h[i], name, 0);
-            }
-
-            if (strip) {
-                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "mi strip header: \"%V\"", &h[i].key);
+            if (i < part->nelts && !ngx_http_mi_header_stripped(ctx, &h[i])) {
                 continue;
             }
 
-            if (ngx_http_mi_header_is(&h[i], &ngx_http_mi_content_type, 0)) {
-                ctx->content_types++;
+            /* h[start] to h[i - 1] are kept: one part of the view */
 
-                if (ngx_strlchr(h[i].lowcase_key,
-                                h[i].lowcase_key + h[i].key.len, '_'))
-                {
-                    ctx->content_type_alias = &h[i].key;
+            if (i > start) {
+                if (tail == NULL) {
+                    tail = &view->part;
+
+                } else {
+                    tail->next = ngx_palloc(r->pool, sizeof(ngx_list_part_t));
+                    if (tail->next == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    tail = tail->next;
                 }
+
+                tail->elts = &h[start];
+                tail->nelts = i - start;
             }
 
-            copy = ngx_list_push(&ctx->view);
-            if (copy == NULL) {
-                return NGX_ERROR;
+            if (i < part->nelts) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "mi strip header: \"%V\"", &h[i].key);
             }
 
-            /*
-             * On nginx 1.23+ the copy's "next" still points into the
-             * client's list, like r->headers_in's chains do; nginx follows
-             * those chains from r->headers_in only, never from the list.
-             */
-
-            *copy = h[i];
+            start = i + 1;
         }
     }
 
+    /* the module's own part, the last one */
+
+    if (tail == NULL) {
+        own = &view->part;
+
+    } else {
+        own = &ctx->own;
+        tail->next = own;
+    }
+
+    own->elts = ctx->added;
+    own->nelts = 0;
+    own->next = NULL;
+
+    view->last = own;
+    view->size = sizeof(ngx_table_elt_t);
+    view->nalloc = NGX_HTTP_MI_ADDED_HEADERS;
+    view->pool = r->pool;
+
     return NGX_OK;
+}
+
+
+/*
+ * Whether the upstream must not see h; counts the Content-Type headers on
+ * the way.  Only names that start like a stripped one are compared.
+ */
+
+static ngx_uint_t
+ngx_http_mi_header_stripped(ngx_http_mi_ctx_t *ctx, ngx_table_elt_t *h)
+{
+    ngx_str_t  *name;
+
+    switch (h->key.len ? h->lowcase_key[0] : 0) {
+
+    case 'x':
+        return ngx_http_mi_header_is(h, &ngx_http_mi_ncp_prefix, 1);
+
+    case 'c':
+        if (ngx_http_mi_header_is(h, &ngx_http_mi_content_type, 0)) {
+            ctx->content_types++;
+
+            if (ngx_strlchr(h->lowcase_key, h->lowcase_key + h->key.len, '_'))
+            {
+                ctx->content_type_alias = &h->key;
+            }
+
+            return 0;
+        }
+
+        break;
+
+    case 'a':
+    case 'p':
+        break;
+
+    default:
+        return 0;
+    }
+
+    for (name = ngx_http_mi_stripped; name->len; name++) {
+        if (ngx_http_mi_header_is(h, name, 0)) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -191,11 +245,17 @@ ngx_http_mi_headers_add(ngx_http_mi_ctx_t *ctx, ngx_http_mi_header_e header,
     u_char *value, size_t len)
 {
     ngx_table_elt_t  *h;
+    ngx_list_part_t  *own;
 
-    h = ngx_list_push(&ctx->view);
-    if (h == NULL) {
+    /* the view's own part has room for every header the module adds */
+
+    own = ctx->view.last;
+
+    if (own->nelts == NGX_HTTP_MI_ADDED_HEADERS) {
         return NULL;
     }
+
+    h = (ngx_table_elt_t *) own->elts + own->nelts++;
 
     h->key = ngx_http_mi_headers[header].name;
     h->lowcase_key = h->key.data;

@@ -38,6 +38,7 @@ static ngx_int_t ngx_http_mi_target(ngx_http_request_t *r,
     ngx_http_mi_target_t *t);
 static ngx_int_t ngx_http_mi_sign(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+static void ngx_http_mi_ctx_release(void *data);
 
 static ngx_int_t ngx_http_mi_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -231,8 +232,15 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
 
 
 ngx_str_t  ngx_http_mi_json_type = ngx_string("application/json");
+
 static ngx_str_t  ngx_http_mi_generic_route = ngx_string("generic");
 static ngx_str_t  ngx_http_mi_version = ngx_string(NGX_HTTP_MI_VERSION);
+
+/* the last timestamp formatted: nginx's time changes once a millisecond */
+static time_t      ngx_http_mi_ts_sec = -1;
+static ngx_msec_t  ngx_http_mi_ts_msec;
+static size_t      ngx_http_mi_ts_len;
+static u_char      ngx_http_mi_ts[MI_TIMESTAMP_LEN];
 
 
 /*
@@ -249,6 +257,82 @@ ngx_http_mi_rewrite_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_mi_headers_restore(r);
+}
+
+
+/*
+ * A request's context from the worker's spare ones, given back when the
+ * request's pool is destroyed, after the request is logged.  A context
+ * holds the header view's own part, the record of the client's headers and
+ * the body checker's state, about 1 KB that r->pool would otherwise take on
+ * top of nginx's own use, often in a block of its own; r->pool holds the
+ * 24-byte cleanup only.  At most NGX_HTTP_MI_CTX_SPARE are kept: as many as
+ * a busy worker has requests in flight, not as many as it ever had.
+ */
+
+#define NGX_HTTP_MI_CTX_SPARE  256
+
+static ngx_http_mi_ctx_t  *ngx_http_mi_ctx_spare;
+static ngx_uint_t          ngx_http_mi_ctx_nspare;
+
+
+ngx_http_mi_ctx_t *
+ngx_http_mi_ctx_create(ngx_http_request_t *r)
+{
+    ngx_http_mi_ctx_t   *ctx;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = ngx_http_mi_ctx_spare;
+
+    if (ctx) {
+        NGX_HTTP_MI_UNPOISON(ctx, sizeof(ngx_http_mi_ctx_t));
+        ngx_http_mi_ctx_spare = ctx->next;
+        ngx_http_mi_ctx_nspare--;
+
+    } else {
+        ctx = ngx_alloc(sizeof(ngx_http_mi_ctx_t), r->connection->log);
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mi ctx: new, %uz bytes", sizeof(ngx_http_mi_ctx_t));
+    }
+
+    ngx_memzero(ctx, offsetof(ngx_http_mi_ctx_t, own));
+
+    cln->handler = ngx_http_mi_ctx_release;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_mi_ctx_release(void *data)
+{
+    ngx_http_mi_ctx_t  *ctx = data;
+
+    if (ngx_http_mi_ctx_nspare == NGX_HTTP_MI_CTX_SPARE) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "mi ctx: freed, the spare list is full");
+        ngx_free(ctx);
+        return;
+    }
+
+    ctx->next = ngx_http_mi_ctx_spare;
+    ngx_http_mi_ctx_spare = ctx;
+    ngx_http_mi_ctx_nspare++;
+
+    /* under AddressSanitizer, a spare context is not to be touched */
+    NGX_HTTP_MI_POISON(ctx, sizeof(ngx_http_mi_ctx_t));
 }
 
 
@@ -289,14 +373,12 @@ ngx_http_mi_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mi_ctx_t));
+        ctx = ngx_http_mi_ctx_create(r);
         if (ctx == NULL) {
             return NGX_ERROR;
         }
 
         ctx->verdict = NGX_DONE;  /* until the checks have one */
-
-        ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
 
         if (ngx_http_mi_target(r, &ctx->target) != NGX_OK
             || ngx_http_mi_headers_prepare(r, ctx) != NGX_OK)
@@ -423,9 +505,17 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     tp = ngx_timeofday();
 
+    if (tp->sec != ngx_http_mi_ts_sec || tp->msec != ngx_http_mi_ts_msec) {
+        ngx_http_mi_ts_sec = tp->sec;
+        ngx_http_mi_ts_msec = tp->msec;
+        ngx_http_mi_ts_len = mi_sign_timestamp((uint64_t) tp->sec * 1000
+                                               + tp->msec, ngx_http_mi_ts);
+    }
+
+    ngx_memcpy(ctx->timestamp_buf, ngx_http_mi_ts, ngx_http_mi_ts_len);
+
     ctx->timestamp.data = ctx->timestamp_buf;
-    ctx->timestamp.len = mi_sign_timestamp((uint64_t) tp->sec * 1000
-                                           + tp->msec, ctx->timestamp_buf);
+    ctx->timestamp.len = ngx_http_mi_ts_len;
 
     method.data = r->method_name.data;
     method.len = r->method_name.len;

@@ -167,7 +167,36 @@ typedef struct {
 } ngx_http_mi_headers_t;
 
 
-typedef struct {
+/* under AddressSanitizer, memory the module keeps but must not touch */
+#if defined(__SANITIZE_ADDRESS__)
+#define NGX_HTTP_MI_ASAN  1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NGX_HTTP_MI_ASAN  1
+#endif
+#endif
+
+#if (NGX_HTTP_MI_ASAN)
+#include <sanitizer/asan_interface.h>
+#define NGX_HTTP_MI_POISON(p, n)    ASAN_POISON_MEMORY_REGION(p, n)
+#define NGX_HTTP_MI_UNPOISON(p, n)  ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define NGX_HTTP_MI_POISON(p, n)
+#define NGX_HTTP_MI_UNPOISON(p, n)
+#endif
+
+
+/* the signing headers and a Content-Type */
+#define NGX_HTTP_MI_ADDED_HEADERS  4
+
+
+typedef struct ngx_http_mi_ctx_s  ngx_http_mi_ctx_t;
+
+/*
+ * A request's context, with everything the module keeps for the request:
+ * it comes from the worker (ngx_http_mi_ctx_create), not from r->pool.
+ */
+struct ngx_http_mi_ctx_s {
     ngx_int_t                   verdict;    /* of the checks, acted upon */
     const mi_route_t           *route;
     ngx_str_t                   route_name;
@@ -177,6 +206,7 @@ typedef struct {
     ngx_buf_t                  *error_body; /* replaces nginx's error page */
     ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t      *headers;
+    ngx_http_mi_headers_t       record;     /* where headers is, if new */
     ngx_list_t                  view;       /* what the upstream will see */
     ngx_uint_t                  content_types;
     ngx_str_t                  *content_type_alias;  /* "Content_Type" */
@@ -184,11 +214,21 @@ typedef struct {
     u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
     mi_body_check_t            *body;       /* fed by the body filter */
+    ngx_http_mi_ctx_t          *next;       /* in the worker's spare list */
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
     unsigned                    reading_body:1; /* in read_client_..._body */
-} ngx_http_mi_ctx_t;
+
+    /* from here on, not zeroed: each is written whole before it is read */
+    ngx_list_part_t             own;        /* the view's last part */
+    ngx_table_elt_t             added[NGX_HTTP_MI_ADDED_HEADERS];
+    mi_body_check_t             body_check; /* where body is */
+};
+
+
+/* ngx_http_mi_module.c */
+ngx_http_mi_ctx_t *ngx_http_mi_ctx_create(ngx_http_request_t *r);
 
 
 /* ngx_http_mi_headers.c */

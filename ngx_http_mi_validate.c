@@ -16,6 +16,7 @@
 static void ngx_http_mi_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mi_check_params(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, mi_route_match_t *m);
+static ngx_uint_t ngx_http_mi_json_prefix(u_char *p);
 static ngx_int_t ngx_http_mi_check_content_type(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mi_check_body(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
@@ -290,6 +291,38 @@ ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 }
 
 
+/*
+ * Whether p starts with "application/json" in any case: two words, each
+ * byte of a letter read with its case bit set ('A' and 'a' both read 'a';
+ * nothing else does), the '/' read as it is.
+ */
+
+static ngx_uint_t
+ngx_http_mi_json_prefix(u_char *p)
+{
+    uint64_t  w0, w1, f0, f1, t0, t1;
+
+    static const u_char  type[16] = {
+        'a', 'p', 'p', 'l', 'i', 'c', 'a', 't',
+        'i', 'o', 'n', '/', 'j', 's', 'o', 'n'
+    };
+
+    static const u_char  fold[16] = {
+        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+        0x20, 0x20, 0x20, 0x00, 0x20, 0x20, 0x20, 0x20
+    };
+
+    ngx_memcpy(&w0, p, 8);
+    ngx_memcpy(&w1, p + 8, 8);
+    ngx_memcpy(&f0, fold, 8);
+    ngx_memcpy(&f1, fold + 8, 8);
+    ngx_memcpy(&t0, type, 8);
+    ngx_memcpy(&t1, type + 8, 8);
+
+    return (((w0 | f0) ^ t0) | ((w1 | f1) ^ t1)) == 0;
+}
+
+
 /* "application/json", any case, with or without parameters. */
 
 static ngx_int_t
@@ -309,12 +342,8 @@ ngx_http_mi_check_content_type(ngx_http_request_t *r)
     p = h->value.data;
     last = p + h->value.len;
 
-    if ((size_t) (last - p) >= ngx_http_mi_json_type.len
-        && ngx_strncasecmp(p, ngx_http_mi_json_type.data,
-                           ngx_http_mi_json_type.len)
-           == 0)
-    {
-        p += ngx_http_mi_json_type.len;
+    if (last - p >= 16 && ngx_http_mi_json_prefix(p)) {
+        p += 16;
 
         while (p < last && (*p == ' ' || *p == '\t')) {
             p++;

@@ -133,6 +133,31 @@ ok(@got == $before + 1 && !@p,
    'underscores_in_headers off: forwarded without Content_Type')
     or diag(join "\n", @p);
 
+# --- the one Content-Type's value: "application/json" in any case, then
+# parameters or nothing; every other byte, at every place, is refused
+for my $value ('application/json', 'APPLICATION/JSON', 'Application/Json',
+               'aPPLICATIOn/jSOn', 'application/json; charset=utf-8',
+               'application/json ;charset=utf-8', "application/json\t",
+               'APPLICATION/JSON;')
+{
+    $t->accepted($port, $mock, "Content-Type: $value",
+                 post(['Content-Type', $value]),
+                 target => "$P/scene-summary", body => $body);
+}
+
+for my $value ('application/jso', 'application/jsonp', 'application.json',
+               "application\x0fjson", 'application\\json', 'applicatio/json',
+               "applicat\x09on/json", 'application/json-seq',
+               'application/json x', 'application/vnd.api+json',
+               'text/json', 'json', "\x01pplication/json",
+               "application/jso\x0e")
+{
+    (my $shown = $value) =~ s/([^\x21-\x7e])/sprintf '\\x%02x', ord $1/ge;
+    $t->rejected($port, $mock, "Content-Type: $shown",
+                 post(['Content-Type', $value]), status => 415,
+                 code => 'UNSUPPORTED_MEDIA_TYPE');
+}
+
 # --- HTTP/2: two content-type fields
 $before = scalar $t->mock_requests($mock);
 my $h2 = MiH2->new($h2_port);

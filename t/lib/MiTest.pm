@@ -270,12 +270,14 @@ sub mock_record {
 
 
 # opt: workers (worker_processes, 1 unless given), log_level (debug),
-# main (replaces the load_module line: an include of modules-enabled/, ...).
+# connections (worker_connections, 256 unless given), main (replaces the
+# load_module line: an include of modules-enabled/, ...).
 sub nginx_conf {
     my ($self, $name, $http, %opt) = @_;
     my $d = $self->{dir};
     my $workers = $opt{workers} // 1;
     my $level = $opt{log_level} // 'debug';
+    my $connections = $opt{connections} // 256;
 
     mkdir "$d/$name";
 
@@ -291,7 +293,7 @@ pid $d/$name/nginx.pid;
 error_log $d/$name/error.log $level;
 
 events {
-    worker_connections 256;
+    worker_connections $connections;
 }
 
 http {

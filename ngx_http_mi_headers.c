@@ -38,6 +38,11 @@
 #include "ngx_http_mi_module.h"
 
 
+/* how a header's name equals one of the module's */
+#define NGX_HTTP_MI_NAME_EXACT  1
+#define NGX_HTTP_MI_NAME_ALIAS  2
+
+
 static ngx_http_mi_headers_t *ngx_http_mi_headers_find(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_mi_header_stripped(ngx_http_mi_ctx_t *ctx,
     ngx_table_elt_t *h);
@@ -74,12 +79,10 @@ static struct {
 static ngx_str_t  ngx_http_mi_ncp_prefix = ngx_string("x-ncp-");
 static ngx_str_t  ngx_http_mi_content_type = ngx_string("content-type");
 
-static ngx_str_t  ngx_http_mi_stripped[] = {
-    ngx_string("authorization"),
-    ngx_string("proxy-authorization"),
-    ngx_string("cookie"),
-    ngx_null_string
-};
+static ngx_str_t  ngx_http_mi_authorization = ngx_string("authorization");
+static ngx_str_t  ngx_http_mi_proxy_authorization =
+    ngx_string("proxy-authorization");
+static ngx_str_t  ngx_http_mi_cookie = ngx_string("cookie");
 
 
 /*
@@ -199,42 +202,35 @@ ngx_http_mi_headers_prepare(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 static ngx_uint_t
 ngx_http_mi_header_stripped(ngx_http_mi_ctx_t *ctx, ngx_table_elt_t *h)
 {
-    ngx_str_t  *name;
-
     switch (h->key.len ? h->lowcase_key[0] : 0) {
 
     case 'x':
         return ngx_http_mi_header_is(h, &ngx_http_mi_ncp_prefix, 1);
 
+    case 'a':
+        return ngx_http_mi_header_is(h, &ngx_http_mi_authorization, 0);
+
+    case 'p':
+        return ngx_http_mi_header_is(h, &ngx_http_mi_proxy_authorization, 0);
+
     case 'c':
-        if (ngx_http_mi_header_is(h, &ngx_http_mi_content_type, 0)) {
+        switch (ngx_http_mi_header_is(h, &ngx_http_mi_content_type, 0)) {
+
+        case NGX_HTTP_MI_NAME_ALIAS:
+            ctx->content_type_alias = &h->key;
+
+            /* fall through */
+
+        case NGX_HTTP_MI_NAME_EXACT:
             ctx->content_types++;
-
-            if (ngx_strlchr(h->lowcase_key, h->lowcase_key + h->key.len, '_'))
-            {
-                ctx->content_type_alias = &h->key;
-            }
-
             return 0;
         }
 
-        break;
-
-    case 'a':
-    case 'p':
-        break;
+        return ngx_http_mi_header_is(h, &ngx_http_mi_cookie, 0);
 
     default:
         return 0;
     }
-
-    for (name = ngx_http_mi_stripped; name->len; name++) {
-        if (ngx_http_mi_header_is(h, name, 0)) {
-            return 1;
-        }
-    }
-
-    return 0;
 }
 
 
@@ -412,6 +408,8 @@ ngx_http_mi_headers_signed(ngx_list_t *list)
 /*
  * Header names compare equal when they differ only in case (lowcase_key)
  * or by '_' for '-'; with prefix set, name only has to start h's name.
+ * Returns NGX_HTTP_MI_NAME_EXACT, NGX_HTTP_MI_NAME_ALIAS (with a '_' for a
+ * '-') or 0.
  */
 
 static ngx_uint_t
@@ -424,6 +422,10 @@ ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name, ngx_uint_t prefix)
         return 0;
     }
 
+    if (ngx_memcmp(h->lowcase_key, name->data, name->len) == 0) {
+        return NGX_HTTP_MI_NAME_EXACT;
+    }
+
     for (i = 0; i < name->len; i++) {
         c = h->lowcase_key[i];
 
@@ -432,7 +434,7 @@ ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name, ngx_uint_t prefix)
         }
     }
 
-    return 1;
+    return NGX_HTTP_MI_NAME_ALIAS;
 }
 
 

@@ -14,23 +14,12 @@
 
 
 /*
- * One default pattern: every byte in "all", the first one in "first",
- * min..max bytes.  PCRE2 without PCRE2_UTF (nginx's ngx_regex_compile sets
- * none) reads a value byte by byte, so this is exactly the regex, '\n'
- * included: "$" may match before a final newline, but the whole value must
- * match, and '\n' is in no class.
+ * PCRE2 without PCRE2_UTF (nginx's ngx_regex_compile sets none) reads a
+ * value byte by byte, so a rule is exactly its regex, '\n' included: "$"
+ * may match before a final newline, but the whole value must match, and
+ * '\n' is in no class.
  */
-typedef struct {
-    unsigned char   all;
-    unsigned char   first;
-    unsigned char   min;
-    unsigned char   max;
-    const char     *pattern;
-} mi_param_rule_t;
-
-
-/* Indexed by mi_param_t. */
-static const mi_param_rule_t  mi_param_rules[MI_PARAM_COUNT] = {
+const mi_param_rule_t  mi_param_rules[MI_PARAM_COUNT] = {
     { MI_PARAM_NAME, MI_PARAM_NAME, 3, 63, "^[a-z0-9-]{3,63}$" },
     { MI_PARAM_DIGIT, MI_PARAM_NONZERO, 1, 19, "^[1-9][0-9]{0,18}$" },
     { MI_PARAM_DIGIT, MI_PARAM_NONZERO, 1, 19, "^[1-9][0-9]{0,18}$" },
@@ -49,8 +38,6 @@ const unsigned char  mi_param_class[256] = {
 
 static mi_param_rc_t mi_param_decoded(mi_param_t p, const unsigned char *raw,
     size_t len);
-static int mi_param_fits(mi_param_t p, unsigned classes, size_t len,
-    unsigned char first);
 
 
 mi_param_rc_t
@@ -137,16 +124,4 @@ mi_param_decoded(mi_param_t p, const unsigned char *raw, size_t len)
 
     return mi_param_fits(p, classes, n, first) ? MI_PARAM_VALID
                                                 : MI_PARAM_MISMATCH;
-}
-
-
-static int
-mi_param_fits(mi_param_t p, unsigned classes, size_t len, unsigned char first)
-{
-    const mi_param_rule_t  *rule;
-
-    rule = &mi_param_rules[p];
-
-    return (classes & rule->all) && len >= rule->min && len <= rule->max
-           && (mi_param_class[first] & rule->first);
 }

@@ -45,6 +45,38 @@ extern const unsigned char  mi_param_class[256];
 
 
 /*
+ * One default pattern: every byte in "all", the first one in "first",
+ * min..max bytes; indexed by mi_param_t.
+ */
+typedef struct {
+    unsigned char   all;
+    unsigned char   first;
+    unsigned char   min;
+    unsigned char   max;
+    const char     *pattern;
+} mi_param_rule_t;
+
+extern const mi_param_rule_t  mi_param_rules[MI_PARAM_COUNT];
+
+
+/*
+ * Whether raw[0..len), as sent, fits p's default pattern: the common case,
+ * inline in the route matcher's scan.  When it does not, mi_param_judge()
+ * says why (or finds that the decoded value fits after all).
+ */
+static inline int
+mi_param_fits(mi_param_t p, unsigned classes, size_t len, unsigned char first)
+{
+    const mi_param_rule_t  *rule;
+
+    rule = &mi_param_rules[p];
+
+    return (classes & rule->all) && len >= rule->min && len <= rule->max
+           && (mi_param_class[first] & rule->first);
+}
+
+
+/*
  * The verdict of p's default pattern on raw[0..len), the parameter as
  * sent; classes is the AND of mi_param_class over those bytes.
  */

@@ -17,6 +17,9 @@
 /* The longest template, index.status, has 13 segments. */
 #define MI_ROUTE_SEGMENTS_MAX  13
 
+/* GET, POST, DELETE */
+#define MI_ROUTE_METHODS  3
+
 /* The templates as a tree of segments: at most one node per segment. */
 #define MI_ROUTE_NODES_MAX  (1 + MI_ROUTE_COUNT * MI_ROUTE_SEGMENTS_MAX)
 
@@ -46,6 +49,10 @@ typedef struct {
     unsigned char   child;          /* 0: none (the root is node 0) */
     unsigned char   sibling;
     unsigned char   routes;         /* bit i: mi_routes[i] */
+    unsigned char   allow;          /* the methods of those routes */
+    unsigned char   route[MI_ROUTE_METHODS];    /* by method, in mi_methods
+                                       order: the first such route's
+                                       index + 1, or 0 */
 } mi_route_node_t;
 
 
@@ -111,6 +118,8 @@ static const mi_method_name_t  mi_methods[] = {
 
 #define MI_METHOD_COUNT  (sizeof(mi_methods) / sizeof(mi_methods[0]))
 
+typedef char  mi_route_methods_fit[MI_METHOD_COUNT == MI_ROUTE_METHODS ? 1 : -1];
+
 
 /* Indexed by mi_param_t; also the placeholder names of the templates. */
 static const char  *mi_param_names[MI_PARAM_COUNT] = {
@@ -128,7 +137,7 @@ mi_route_match(const unsigned char *method, size_t method_len,
 {
     int                     p;
     size_t                  i, start, end, len, node, c;
-    unsigned                want, classes;
+    unsigned                classes;
     const mi_route_node_t  *n;
 
     memset(m, 0, sizeof(mi_route_match_t));
@@ -190,8 +199,12 @@ mi_route_match(const unsigned char *method, size_t method_len,
             p = n->param;
             m->param[p].data = path + start;
             m->param[p].len = len;
-            m->check[p] = (unsigned char) mi_param_judge(p, path + start, len,
-                                                         classes);
+
+            if (!mi_param_fits(p, classes, len, path[start])) {
+                m->check[p] = (unsigned char) mi_param_judge(p, path + start,
+                                                             len, classes);
+            }
+
             break;
         }
 
@@ -202,35 +215,29 @@ mi_route_match(const unsigned char *method, size_t method_len,
         node = c;
     }
 
-    if (mi_nodes[node].routes == 0) {
+    n = &mi_nodes[node];
+
+    if (n->routes == 0) {
         goto not_found;
     }
 
-    /* an unknown method matches no entry, so a known path gets a 405 */
+    /*
+     * Routes that end at one node share a template, and so the params.
+     * An unknown method matches no entry, so a known path gets a 405.
+     */
 
-    want = 0;
+    m->allow = n->allow;
 
     for (i = 0; i < MI_METHOD_COUNT; i++) {
         if (method_len == mi_methods[i].len
-            && memcmp(method, mi_methods[i].name, method_len) == 0)
+            && mi_route_equal(method, mi_methods[i].name, method_len))
         {
-            want = mi_methods[i].method;
+            if (n->route[i]) {
+                m->route = &mi_routes[n->route[i] - 1];
+            }
+
             break;
         }
-    }
-
-    /* routes that end at one node share a template, and so the params */
-
-    for (i = 0; i < MI_ROUTE_COUNT; i++) {
-        if (!(mi_nodes[node].routes & (1u << i))) {
-            continue;
-        }
-
-        if ((unsigned) mi_routes[i].method == want && m->route == NULL) {
-            m->route = &mi_routes[i];
-        }
-
-        m->allow |= mi_routes[i].method;
     }
 
     return m->route ? MI_MATCH_FOUND : MI_MATCH_METHOD_NOT_ALLOWED;
@@ -247,7 +254,7 @@ static void
 mi_route_compile(void)
 {
     int          param;
-    size_t       i, node;
+    size_t       i, m, node;
     const char  *p, *start;
 
     mi_nodes_used = 1;
@@ -266,6 +273,15 @@ mi_route_compile(void)
         }
 
         mi_nodes[node].routes |= (unsigned char) (1u << i);
+        mi_nodes[node].allow |= (unsigned char) mi_routes[i].method;
+
+        for (m = 0; m < MI_METHOD_COUNT; m++) {
+            if (mi_methods[m].method == mi_routes[i].method
+                && mi_nodes[node].route[m] == 0)
+            {
+                mi_nodes[node].route[m] = (unsigned char) (i + 1);
+            }
+        }
     }
 
     /* a param node's text is the placeholder, kept for debugging only */
@@ -364,8 +380,8 @@ mi_route_literal(const mi_route_node_t *node, const unsigned char *path,
 
 /*
  * memcmp() == 0 of a segment and a literal of the same length: up to 16
- * bytes (every literal today) in two overlapping words, as a call would
- * cost more than the compare.
+ * bytes (every literal today) in two overlapping words, fewer one at a
+ * time, as a call would cost more than the compare.
  */
 
 static inline int
@@ -396,7 +412,13 @@ mi_route_equal(const unsigned char *a, const char *b, size_t len)
         return ((c0 ^ d0) | (c1 ^ d1)) == 0;
     }
 
-    return memcmp(a, b, len) == 0;
+    while (len--) {
+        if (*a++ != (unsigned char) *b++) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

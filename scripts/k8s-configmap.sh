@@ -9,6 +9,30 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-/dev/stdout}
 
+# A pod has no systemd-resolved: the site's resolver line becomes an
+# include of the line the nginx container writes at start from the pod's
+# /etc/resolv.conf (deployment.yaml).  The line must be there, once.
+resolver_line='    resolver 127.0.0.53 valid=30s ipv6=off;'
+resolver_conf=/run/mi-gateway/resolver.conf
+
+pod_resolver() {
+    awk -v line="$resolver_line" -v conf="$resolver_conf" '
+        $0 == line {
+            print "    # the cluster DNS, written by the pod at start"
+            print "    include " conf ";"
+            n++
+            next
+        }
+        { print }
+        END { exit n > 1 }'
+}
+
+[ "$(grep -cxF -- "$resolver_line" "$top/conf/mi-gateway.conf")" = 1 ] || {
+    echo "k8s-configmap.sh: conf/mi-gateway.conf: expected the line" \
+         "\"$resolver_line\" once" >&2
+    exit 1
+}
+
 {
     cat <<'HEAD'
 ---
@@ -26,6 +50,6 @@ HEAD
     for f in mi-gateway.conf mi-credentials.conf; do
         printf '  %s: |\n' "$f"
         # a block scalar; empty lines stay empty (no trailing spaces)
-        sed 's/^\(.\)/    \1/' "$top/conf/$f"
+        pod_resolver < "$top/conf/$f" | sed 's/^\(.\)/    \1/'
     done
 } > "$out"

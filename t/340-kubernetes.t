@@ -2,9 +2,11 @@
 # deploy/kubernetes/: yamllint (strict), every object valid against the
 # Kubernetes object schemas (npm's kubernetes-models), the ConfigMap exactly
 # conf/, its nginx configuration through "nginx -t" in Debian's layout, the
-# Deployment wired to it (mounts, probes, Secret, Service), the readiness
-# probe on mi_health and the liveness probe answering, and the reload container's script, run as it is,
-# reloading a test nginx when its credentials file changes.
+# Deployment wired to it (mounts, probes, Secret, Service), the nginx
+# container's start script (the resolver from the pod's resolv.conf), the
+# readiness probe on mi_health and the liveness probe answering, and the
+# reload container's script, run as it is, reloading a test nginx when its
+# credentials file changes.
 
 use strict;
 use warnings;
@@ -125,21 +127,85 @@ like($data->{'mi-gateway.conf'} // '',
      "liveness probe path $live->{path}: the site's mi_metrics location, "
      . 'which answers whenever nginx serves');
 
+# --- the resolver: the nginx container writes it from the pod's
+# /etc/resolv.conf at start, and the ConfigMap's site includes it
+my %start_env = map { ($_->{name} => $_->{value}) } @{ $nginx->{env} // [] };
+is_deeply(\%start_env, { RESOLV_CONF => '/etc/resolv.conf',
+                         RESOLVER_CONF => '/run/mi-gateway/resolver.conf' },
+          "nginx's start reads /etc/resolv.conf, writes "
+          . '/run/mi-gateway/resolver.conf');
+like($data->{'mi-gateway.conf'} // '',
+     qr{^\s*include \Q$start_env{RESOLVER_CONF}\E;$}m,
+     '... which the site includes');
+unlike($data->{'mi-gateway.conf'} // '', qr/^\s*resolver\s/m,
+       '... and no resolver line of its own (127.0.0.53 is no pod\'s)');
+ok(grep({ $_->{mountPath} eq '/run' && $volumes{ $_->{name} }{emptyDir} }
+        @{ $nginx->{volumeMounts} // [] }),
+   '... in /run, an emptyDir the reload container mounts too');
+
+# The start script, run as it is, with "nginx" a stub that says how it
+# was started: (exit code, stderr, the resolver written, nginx's args).
+mkdir "$d/start-bin";
+$t->write_file("$d/start-bin/nginx",
+               "#!/bin/sh\nprintf '%s\\n' \"\$*\" > '$d/started'\n", 0755);
+
+sub start_nginx_container {
+    my ($resolv) = @_;
+    my $case = ++$t->{seq};
+    $t->write_file("resolv.conf.$case", $resolv, 0644);
+    unlink "$d/started";
+    local $ENV{PATH} = "$d/start-bin:$ENV{PATH}";
+    local $ENV{RESOLV_CONF} = "$d/resolv.conf.$case";
+    local $ENV{RESOLVER_CONF} = "$d/run-$case/mi-gateway/resolver.conf";
+    system('sh', '-c', '"$@" 2>"$0"', "$d/start.err.$case",
+           @{ $nginx->{command} // [] }, @{ $nginx->{args} // [] });
+    return ($? >> 8, MiTest::read_file("$d/start.err.$case"),
+            MiTest::read_file($ENV{RESOLVER_CONF}),
+            MiTest::read_file("$d/started"));
+}
+
+my ($start_rc, $start_err, $resolver, $started) = start_nginx_container(
+    "# kubelet\nsearch default.svc.cluster.local svc.cluster.local\n"
+    . "nameserver 10.96.0.10\nnameserver 10.96.0.11\noptions ndots:5\n");
+is($start_rc, 0, "a pod's resolv.conf: the container starts") or diag($start_err);
+is($resolver, "resolver 10.96.0.10 valid=30s ipv6=off;\n",
+   '... the first nameserver, the cluster DNS, as the resolver');
+is($started, "-g daemon off;\n", '... then nginx, in the foreground');
+
+my (undef, undef, $resolver6) = start_nginx_container(
+    "nameserver fd00:10:96::a\n");
+is($resolver6, "resolver [fd00:10:96::a] valid=30s ipv6=off;\n",
+   'an IPv6 nameserver: in brackets, as nginx reads an address');
+
+($start_rc, $start_err, my $none, $started) = start_nginx_container(
+    "search cluster.local\n# nameserver 10.0.0.1\n");
+isnt($start_rc, 0, 'no nameserver: the container stops');
+like($start_err, qr/no nameserver in \S+resolv\.conf/, '... saying why');
+is($none . $started, '', '... without a resolver and without nginx');
+
 # --- the ConfigMap's nginx configuration
 my $secret = $t->new_secret;
 my $cred_text = MiConf::cli_file(DEFAULT => ['AK_K8S', $secret]);
 
 SKIP: {
-    skip 'nginx -t in a copy of /etc/nginx needs root and unshare', 2
+    skip 'nginx -t in a copy of /etc/nginx needs root and unshare', 4
         unless MiConf::can_unshare();
 
     ($rc, $out) = MiConf::debian_nginx_t($t,
         site => $data->{'mi-gateway.conf'},
         credentials_conf => $data->{'mi-credentials.conf'},
-        credentials => $cred_text);
-    is($rc, 0, "the ConfigMap in Debian's layout: nginx -t passes")
-        or diag($out);
+        credentials => $cred_text,
+        run => { 'mi-gateway/resolver.conf' => $resolver });
+    is($rc, 0, "the ConfigMap in Debian's layout, with the resolver the "
+       . 'container wrote: nginx -t passes') or diag($out);
     unlike($out, qr/\[(warn|emerg)\]/, '... without a warning') or diag($out);
+
+    ($rc, $out) = MiConf::debian_nginx_t($t,
+        site => $data->{'mi-gateway.conf'},
+        credentials_conf => $data->{'mi-credentials.conf'},
+        credentials => $cred_text, run => {});
+    isnt($rc, 0, 'without it, nginx -t fails: the site needs the include');
+    like($out, qr{resolver\.conf.*No such file}, '... saying which file');
 }
 
 # --- the probe's path and the reload container, against a test nginx

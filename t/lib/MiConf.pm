@@ -43,8 +43,14 @@ sub replace_once {
 sub adapt_site {
     my ($text, %to) = @_;
     $text = replace_once($text, 'listen 8080;', "listen $to{listen};");
-    $text = replace_once($text, 'resolver 127.0.0.53 ',
-                         "resolver 127.0.0.1:$to{dns} ");
+    # conf/'s resolver line, or the include the Kubernetes ConfigMap has
+    if ($text =~ m{include /run/mi-gateway/resolver\.conf;}) {
+        $text = replace_once($text, 'include /run/mi-gateway/resolver.conf;',
+            "resolver 127.0.0.1:$to{dns} valid=30s ipv6=off;");
+    } else {
+        $text = replace_once($text, 'resolver 127.0.0.53 ',
+                             "resolver 127.0.0.1:$to{dns} ");
+    }
     $text = replace_once($text, "set \$ncp_mi_host $UPSTREAM_HOST;",
                          "set \$ncp_mi_host $UPSTREAM_HOST:$to{api_port};");
     $text = replace_once($text, 'proxy_pass https://$ncp_mi_host;',
@@ -112,11 +118,21 @@ sub debian_nginx_t {
 
     mkdir "$d/log";
 
+    # run: files under /run (path => content), which the namespace's /run
+    # then holds alone
+    mkdir "$d/run";
+    for my $path (sort keys %{ $files{run} // {} }) {
+        (my $dir = "$d/run/$path") =~ s{/[^/]+$}{};
+        system('mkdir', '-p', $dir) == 0 or die "mkdir $dir";
+        write_text("$d/run/$path", $files{run}{$path});
+    }
+
     my @cmd = ('unshare', '--mount', '--propagation', 'private', 'sh', '-c',
         'mount --bind "$1" /etc/nginx && mount --bind "$2" /var/log/nginx '
+        . '&& { [ -z "$5" ] || mount --bind "$5" /run; } '
         . '&& LD_PRELOAD="$3" exec "$4" -t 2>&1',
         'sh', $etc, "$d/log", $ENV{MI_NGINX_PRELOAD} // '',
-        $MiTest::NGINX);
+        $MiTest::NGINX, $files{run} ? "$d/run" : '');
 
     open my $out, '-|', @cmd or die "unshare: $!";
     local $/;

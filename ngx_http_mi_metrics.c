@@ -71,7 +71,9 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
     ngx_http_mi_metrics_t    *m;
     ngx_http_mi_main_conf_t  *mmcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+    /* a redirect may have taken r out of its signing location: still counted */
+
+    ctx = ngx_http_mi_ctx_last(r);
 
     if (ctx == NULL) {
         return NGX_OK;

@@ -306,12 +306,47 @@ ngx_http_mi_ctx_create(ngx_http_request_t *r)
 
     ngx_memzero(ctx, offsetof(ngx_http_mi_ctx_t, own));
 
+    ctx->request = r;
+
     cln->handler = ngx_http_mi_ctx_release;
     cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_mi_module);
 
     return ctx;
+}
+
+
+/*
+ * The context of the last signing location r was in: its own or, once an
+ * internal redirect (error_page, X-Accel-Redirect) took r elsewhere and
+ * nginx forgot it, the one still in r's pool, the newest first.  For what
+ * is logged: the metrics and the $mi_ variables.
+ */
+
+ngx_http_mi_ctx_t *
+ngx_http_mi_ctx_last(ngx_http_request_t *r)
+{
+    ngx_http_mi_ctx_t   *ctx;
+    ngx_pool_cleanup_t  *cln;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_mi_ctx_release) {
+            ctx = cln->data;
+
+            if (ctx->request == r) {
+                return ctx;
+            }
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -578,7 +613,7 @@ ngx_http_mi_ctx_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     ngx_str_t          *value;
     ngx_http_mi_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+    ctx = ngx_http_mi_ctx_last(r);
 
     if (ctx == NULL) {
         v->not_found = 1;

@@ -215,6 +215,7 @@ struct ngx_http_mi_ctx_s {
     u_char                      signature[MI_SIGNATURE_LEN];
     mi_body_check_t            *body;       /* fed by the body filter */
     ngx_http_mi_ctx_t          *next;       /* in the worker's spare list */
+    ngx_http_request_t         *request;
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
@@ -229,6 +230,7 @@ struct ngx_http_mi_ctx_s {
 
 /* ngx_http_mi_module.c */
 ngx_http_mi_ctx_t *ngx_http_mi_ctx_create(ngx_http_request_t *r);
+ngx_http_mi_ctx_t *ngx_http_mi_ctx_last(ngx_http_request_t *r);
 
 
 /* ngx_http_mi_headers.c */

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # mi_metrics: with two workers, N requests of each kind (signed on every
 # route, each rejection code, upstream 2xx, 4xx, 401, 403, 5xx and the
-# three kinds of error) make exactly their counters grow by N and no other;
+# three kinds of error, and requests that error_page takes out of the
+# signing location) make exactly their counters grow by N and no other;
 # the exposition passes a strict parser and promtool; the counts survive a
 # reload, and start over when the zone's size changes, as documented.
 
@@ -26,6 +27,7 @@ my $mock = $t->start_mock(AK => $secret);
 my $up = "127.0.0.1:$mock->{port}";
 my $failing = MiTest::free_port();      # another server: nothing listens
 my $closed = MiTest::free_port();       # where it proxies to
+my $redirecting = MiTest::free_port();  # error_page to a location without
 my $started = time;
 
 my $http = <<"EOF";
@@ -68,12 +70,37 @@ my $http = <<"EOF";
             proxy_pass http://127.0.0.1:$closed;
         }
     }
+
+    # error_page takes requests out of the signing location once the API
+    # answered 500 or not at all: still counted, and still logged with the
+    # module's route
+    log_format away '\$mi_route \$mi_error_code \$status';
+
+    server {
+        listen 127.0.0.1:$redirecting reuseport;
+        access_log $t->{dir}/pids.log pids;
+        access_log $t->{dir}/away.log away;
+
+        mi_sign on;
+
+        location / {
+            proxy_pass http://$up;
+            proxy_intercept_errors on;
+            error_page 500 502 = \@away;
+        }
+
+        location \@away {
+            mi_sign off;
+            return 200 'away';
+        }
+    }
 EOF
 
 (my $conf = $http) =~ s/%%ZONE%%//;
 my $ngx = $t->start_nginx($conf, workers => 2);
 my $port = $ngx->{port};
 MiTest::wait_port($failing, 'the second server');
+MiTest::wait_port($redirecting, 'the third server');
 
 sub scrape {
     my $res = MiTest::http($port, 'GET', '/metrics');
@@ -229,8 +256,33 @@ body_seen('asset.request', 7);
 rejected('none', 'BODY_TOO_LARGE', 413, 'POST', "$P/scene-summary", @json,
          body => '{"sceneIds":[' . join(',', (1) x 1000) . ']}');
 
+# --- taken out of the signing location by error_page, then counted
+{
+    send_n('500 from the API, intercepted, then error_page', 200,
+           $redirecting, 'GET', "$P/scene-summary/status?mock_status=500");
+    expect('nginx_mi_requests_total', $N, route => 'asset.status',
+           outcome => 'signed');
+    expect('nginx_mi_upstream_responses_total', $N, route => 'asset.status',
+           status => '5xx');
+    expect('nginx_mi_upstream_response_seconds_count', $N,
+           route => 'asset.status');
+
+    send_n('connection closed by the API, then error_page', 200,
+           $redirecting, 'GET', "$I/101/status?mock_close=1");
+    expect('nginx_mi_requests_total', $N, route => 'index.status',
+           outcome => 'signed');
+    expect('nginx_mi_upstream_responses_total', $N, route => 'index.status',
+           status => 'error');
+    expect('nginx_mi_upstream_response_seconds_count', $N,
+           route => 'index.status');
+}
+
 # --- the counts
 my $p = settled($requests);
+
+is(MiTest::read_file("$t->{dir}/away.log"),
+   "asset.status - 200\n" x $N . "index.status - 200\n" x $N,
+   'error_page: the access log still has $mi_route and $mi_error_code');
 
 my %families = (
     counters => [qw(nginx_mi_requests_total nginx_mi_rejections_total

@@ -168,7 +168,13 @@ sub send_n {
 # they count on route as upstream answers of class.
 sub signed {
     my ($route, $class, $status, $name, @req) = @_;
-    send_n($name, $status, $port, @req);
+    signed_on($port, $route, $class, $status, $name, @req);
+}
+
+# The same, sent to another server.
+sub signed_on {
+    my ($to, $route, $class, $status, $name, @req) = @_;
+    send_n($name, $status, $to, @req);
     expect('nginx_mi_requests_total', $N, route => $route,
            outcome => 'signed');
     expect('nginx_mi_upstream_responses_total', $N, route => $route,
@@ -229,15 +235,8 @@ signed('index.status', 'error', 502, 'connection closed by the API', 'GET',
        "$I/101/status?mock_close=1");
 signed('index.cancel', 'error', 504, 'timed out', 'DELETE',
        "$I/101?mock_delay_ms=1500");
-{
-    send_n('connection refused', 502, $failing, 'GET', $I);
-    expect('nginx_mi_requests_total', $N, route => 'index.result',
-           outcome => 'signed');
-    expect('nginx_mi_upstream_responses_total', $N, route => 'index.result',
-           status => 'error');
-    expect('nginx_mi_upstream_response_seconds_count', $N,
-           route => 'index.result');
-}
+signed_on($failing, 'index.result', 'error', 502, 'connection refused',
+          'GET', $I);
 
 # --- each rejection code
 rejected('none', 'ROUTE_NOT_FOUND', 404, 'GET', '/nope');
@@ -257,25 +256,12 @@ rejected('none', 'BODY_TOO_LARGE', 413, 'POST', "$P/scene-summary", @json,
          body => '{"sceneIds":[' . join(',', (1) x 1000) . ']}');
 
 # --- taken out of the signing location by error_page, then counted
-{
-    send_n('500 from the API, intercepted, then error_page', 200,
-           $redirecting, 'GET', "$P/scene-summary/status?mock_status=500");
-    expect('nginx_mi_requests_total', $N, route => 'asset.status',
-           outcome => 'signed');
-    expect('nginx_mi_upstream_responses_total', $N, route => 'asset.status',
-           status => '5xx');
-    expect('nginx_mi_upstream_response_seconds_count', $N,
-           route => 'asset.status');
-
-    send_n('connection closed by the API, then error_page', 200,
-           $redirecting, 'GET', "$I/101/status?mock_close=1");
-    expect('nginx_mi_requests_total', $N, route => 'index.status',
-           outcome => 'signed');
-    expect('nginx_mi_upstream_responses_total', $N, route => 'index.status',
-           status => 'error');
-    expect('nginx_mi_upstream_response_seconds_count', $N,
-           route => 'index.status');
-}
+signed_on($redirecting, 'asset.status', '5xx', 200,
+          '500 from the API, intercepted, then error_page', 'GET',
+          "$P/scene-summary/status?mock_status=500");
+signed_on($redirecting, 'index.status', 'error', 200,
+          'connection closed by the API, then error_page', 'GET',
+          "$I/101/status?mock_close=1");
 
 # --- the counts
 my $p = settled($requests);

@@ -9,6 +9,7 @@
 # pass them from any location without mi_sign: Cookie and Authorization
 # included, nothing added.  Sent on into another signing location, the
 # request is signed again, for that location's target and credentials.
+# Every case runs over HTTP/1.1 and again over HTTP/2.
 
 use strict;
 use warnings;
@@ -18,6 +19,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use MiTest;
+use MiH2;
 use MiHeaders qw(forwarded_problems h1_raw);
 
 my $t = MiTest->new;
@@ -31,10 +33,12 @@ my $mock = $t->start_mock(AK1 => $secret);          # the signing upstream
 my $other = $t->start_mock(OTHER => $other_secret); # another upstream
 my $mock2 = $t->start_mock(AK2 => $secret2);        # knows AK2 only
 my $closed = MiTest::free_port();                   # nothing listens here
+my $h2_port = MiTest::free_port();
 
 my $ngx = $t->start_nginx(<<"EOF");
     server {
         listen 127.0.0.1:%%PORT%%;
+        listen 127.0.0.1:$h2_port http2;
 
         mi_access_key AK1;
         mi_secret_key_file $file;
@@ -120,13 +124,47 @@ my @client = (['Host', 'localhost'], ['Connection', 'close'],
               ['Cookie', 'second=2'],
               ['Proxy-Authorization', 'Basic cHJveHk6cGFzcw==']);
 
-# Waits for what one mock gets for one target (mirror and post_action run
-# after the response, or beside it).
+# The same over HTTP/2: lower-case names, no Connection, the host in
+# :authority.  nginx joins the cookie fields into one Cookie header after
+# the others, as HTTP/2 asks of a server that passes them on.
+my @client_h2 = map { [lc $_->[0], $_->[1]] }
+                grep { $_->[0] !~ /^(Host|Connection)$/ } @client;
+my @client_h2_forwarded = ((grep { $_->[0] ne 'cookie' } @client_h2),
+                           ['cookie', 'session=internal-cookie; second=2']);
+
+my %proto = (
+    'HTTP/1.1' => {
+        send => sub {
+            my ($target) = @_;
+            return MiTest::http_raw($port, h1_raw('GET', $target, \@client));
+        },
+        forwarded => \@client,
+        cookies => ['session=internal-cookie', 'second=2'],
+        suffix => '',
+    },
+    'HTTP/2' => {
+        send => sub {
+            my ($target) = @_;
+            my $h2 = MiH2->new($h2_port);
+            my $res = $h2->request('GET', $target, headers => \@client_h2);
+            $h2->disconnect;
+            return $res;
+        },
+        forwarded => \@client_h2_forwarded,
+        cookies => ['session=internal-cookie; second=2'],
+        suffix => '-h2',
+    },
+);
+
+# Waits for what one mock gets for one target after the first $since
+# requests it logged (mirror and post_action run after the response, or
+# beside it).
 sub received {
-    my ($m, $target) = @_;
+    my ($m, $target, $since) = @_;
     my @r;
     MiTest::poll_until(10, sub {
-        @r = grep { $_->{target} eq $target } $t->mock_requests($m);
+        my @all = $t->mock_requests($m);
+        @r = grep { $_->{target} eq $target } @all[($since // 0) .. $#all];
     });
     return @r;
 }
@@ -134,8 +172,8 @@ sub received {
 # The other upstream got the client's list as any location without mi_sign
 # would pass it, and none of the signing headers.
 sub other_got_client_list {
-    my ($name, $target) = @_;
-    my @r = received($other, $target);
+    my ($name, $target, $proto, $since) = @_;
+    my @r = received($other, $target, $since);
 
     is(scalar @r, 1, "$name: the other upstream got the request")
         or return;
@@ -145,22 +183,22 @@ sub other_got_client_list {
     ok(!$h{$_}, "$name: the other upstream got no $_")
         for MiHeaders::SIGNING;
     is_deeply([$h{cookie}, $h{authorization}, $h{'proxy-authorization'}],
-              [['session=internal-cookie', 'second=2'],
+              [$proto->{cookies},
                ['Bearer internal-token'], ['Basic cHJveHk6cGFzcw==']],
               "$name: it got the client's own Cookie and Authorization");
-    my @p = forwarded_problems($r, \@client, signed => 0);
+    my @p = forwarded_problems($r, $proto->{forwarded}, signed => 0);
     ok(!@p, "$name: it got the client's header list, in order, "
             . 'nothing added') or diag(join "\n", @p);
 }
 
 # The signing upstream got the request signed, without the credentials.
 sub signed_first {
-    my ($name, $target) = @_;
-    my @r = received($mock, $target);
+    my ($name, $target, $proto, $since) = @_;
+    my @r = received($mock, $target, $since);
 
     is(scalar @r, 1, "$name: the signing upstream got the request")
         or return;
-    my @p = forwarded_problems($r[0], \@client, ak => 'AK1');
+    my @p = forwarded_problems($r[0], $proto->{forwarded}, ak => 'AK1');
     ok(!@p, "$name: signed there, credentials stripped")
         or diag(join "\n", @p);
 }
@@ -168,46 +206,62 @@ sub signed_first {
 # Each way out of a signing location: the request, the status the client
 # gets (401: the other upstream answered, as it would any unsigned request;
 # 200: the signing upstream did), the target at the signing upstream (none
-# when it failed or was never reached) and at the other upstream.
-for my $case (
-    ['error_page 502 = @named', '/named/x?q=1', 401,
-     undef, '/named/x?q=1'],
-    ['error_page 502 = /uri', '/uri/x', 401,
-     undef, '/other/after-502'],
-    ['proxy_intercept_errors, error_page 500 = @named',
-     '/intercept/x?mock_status=500', 401,
-     '/intercept/x?mock_status=500', '/intercept/x?mock_status=500'],
-    ['post_action @named', '/post/x', 200,
-     '/post/x', '/post/x'],
-    ['mirror /m', '/mirrored/x', 200,
-     '/mirrored/x', '/m'],
-    ['return 418 before signing, error_page 418 = /uri', '/returned/x', 401,
-     undef, '/other/after-418'],
-) {
-    my ($name, $target, $status, $signed_at, $other_at) = @$case;
-    my $res = MiTest::http_raw($port, h1_raw('GET', $target, \@client));
+# when it failed or was never reached) and at the other upstream; "%s"
+# stands for the protocol's suffix of the target.
+for my $p (sort keys %proto) {
+    my $proto = $proto{$p};
 
-    is($res->{status}, $status, "$name: status $status");
-    signed_first($name, $signed_at) if defined $signed_at;
-    other_got_client_list($name, $other_at);
+    for my $case (
+        ['error_page 502 = @named', '/named/x%s?q=1', 401,
+         undef, '/named/x%s?q=1'],
+        ['error_page 502 = /uri', '/uri/x%s', 401,
+         undef, '/other/after-502'],
+        ['proxy_intercept_errors, error_page 500 = @named',
+         '/intercept/x%s?mock_status=500', 401,
+         '/intercept/x%s?mock_status=500', '/intercept/x%s?mock_status=500'],
+        ['post_action @named', '/post/x%s', 200,
+         '/post/x%s', '/post/x%s'],
+        ['mirror /m', '/mirrored/x%s', 200,
+         '/mirrored/x%s', '/m'],
+        ['return 418 before signing, error_page 418 = /uri', '/returned/x%s',
+         401, undef, '/other/after-418'],
+    ) {
+        my ($name, $target, $status, $signed_at, $other_at)
+            = map { defined $_ ? s/%s/$proto->{suffix}/r : $_ } @$case;
+        $name = "$p, $name";
+
+        my $mock_since = scalar $t->mock_requests($mock);
+        my $other_since = scalar $t->mock_requests($other);
+        my $res = $proto->{send}->($target);
+
+        is($res && $res->{status}, $status, "$name: status $status");
+        signed_first($name, $signed_at, $proto, $mock_since)
+            if defined $signed_at;
+        other_got_client_list($name, $other_at, $proto, $other_since);
+    }
+
+    # into another signing location, with other credentials: signed for it
+    my $before = scalar $t->mock_requests($mock2);
+    my $other_before = scalar $t->mock_requests($other);
+    my $target = "/fallback-from/x$proto->{suffix}?q=1";
+    my $res = $proto->{send}->($target);
+    is($res && $res->{status}, 200,
+       "$p, error_page into another signing location: 200");
+    my @r = received($mock2, '/fallback/x', $before);
+    is(scalar $t->mock_requests($mock2), $before + 1,
+       "$p, another signing location: its upstream got one request");
+    ok(@r && $r[0]{verified},
+       "$p, another signing location: verified by a mock that knows only AK2")
+        or diag($r[0] ? $r[0]{error} : 'nothing received');
+    my @p = forwarded_problems($r[0], $proto->{forwarded}, ak => 'AK2');
+    ok(!@p, "$p, another signing location: signed once, with AK2, "
+            . 'credentials stripped, the rest in order')
+        or diag(join "\n", @p);
+    my @all = $t->mock_requests($other);
+    is(scalar(grep { $_->{target} =~ m{^/fallback} }
+              @all[$other_before .. $#all]),
+       0, "$p, another signing location: nothing went to the other upstream");
 }
-
-# into another signing location, with other credentials: signed for it
-my $before = scalar $t->mock_requests($mock2);
-my $res = MiTest::http_raw($port, h1_raw('GET', '/fallback-from/x?q=1',
-                                         \@client));
-is($res->{status}, 200, 'error_page into another signing location: 200');
-my @r = received($mock2, '/fallback/x');
-is(scalar $t->mock_requests($mock2), $before + 1,
-   'another signing location: its upstream got one request');
-ok(@r && $r[0]{verified},
-   'another signing location: verified by a mock that knows only AK2')
-    or diag($r[0] ? $r[0]{error} : 'nothing received');
-my @p = forwarded_problems($r[0], \@client, ak => 'AK2');
-ok(!@p, 'another signing location: signed once, with AK2, credentials '
-        . 'stripped, the rest in order') or diag(join "\n", @p);
-is(scalar(grep { $_->{target} =~ m{^/fallback} } $t->mock_requests($other)),
-   0, 'another signing location: nothing went to the other upstream');
 
 is(scalar(MiTest::worker_deaths($ngx)), 0, 'no worker died');
 

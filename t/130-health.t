@@ -134,7 +134,7 @@ is($j->{upstream}{recent_401}, 0, '5xx only: recent_401 0');
 
 # --- 401 only: degraded
 send_n(3, 401, '/bad/x');
-($res, $j) = health_when(sub { $_[0]{status} == 503 });
+($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 3 });
 is($res->{status}, 503, '401 only: 503');
 is($j->{status}, 'degraded', '401 only: degraded');
 is($j->{upstream}{recent_401}, 3, '401 only: recent_401 3');

@@ -15,16 +15,13 @@ use MiTest;
 MiTest::require_http2(curl => 1);
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('h2.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('h2.secret');
+my $signing = MiTest::signing($file);
 
 my $ngx = $t->start_nginx(<<"EOF");
     server {
         listen 127.0.0.1:%%PORT%% http2;
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
         location / {
             proxy_pass http://127.0.0.1:$mock->{port};
         }

@@ -21,9 +21,7 @@ use MiH2;
 use MiHeaders qw(exchange_problems gateway_conf h1_raw);
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('layouts.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('layouts.secret');
 my $h2_port = MiTest::free_port();
 
 # a generic signing gateway (mi_validate off) over a keepalive upstream,

@@ -31,9 +31,7 @@ my $seed = $ENV{MI_SEED} // int(time * 1000 + $$) % 2**31;
 my $only = $ENV{MI_CASE};
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('property.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('property.secret');
 my $h2_port = MiTest::free_port();
 
 # http-level messages at info, not debug: debug would log every header of

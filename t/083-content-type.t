@@ -19,9 +19,8 @@ use MiH2;
 use MiHeaders qw(forwarded_problems);
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('ct.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('ct.secret');
+my $signing = MiTest::signing($file);
 my $plain_port = MiTest::free_port();
 my $h2_port = MiTest::free_port();
 
@@ -31,9 +30,7 @@ my $ngx = $t->start_nginx(<<"EOF");
         listen 127.0.0.1:$h2_port http2;
         underscores_in_headers on;
 
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
 
         location / {
             proxy_pass http://127.0.0.1:$mock->{port};
@@ -44,9 +41,7 @@ my $ngx = $t->start_nginx(<<"EOF");
     server {
         listen 127.0.0.1:$plain_port;
 
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
 
         location / {
             proxy_pass http://127.0.0.1:$mock->{port};

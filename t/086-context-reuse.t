@@ -25,17 +25,14 @@ my $N = 300;
 my $SPARE = 256;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('reuse.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('reuse.secret');
+my $signing = MiTest::signing($file);
 
 my $ngx = $t->start_nginx(<<"EOF", connections => 4 * $N);
     server {
         listen 127.0.0.1:%%PORT%%;
 
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
 
         location / {
             proxy_pass http://127.0.0.1:$mock->{port};

@@ -13,9 +13,8 @@ use Test::More;
 use MiTest;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('v.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('v.secret');
+my $signing = MiTest::signing($file);
 my $up = "127.0.0.1:$mock->{port}";
 my $vlog = "$t->{dir}/validate.log";
 
@@ -27,9 +26,7 @@ my $ngx = $t->start_nginx(<<"EOF");
         listen 127.0.0.1:%%PORT%%;
         access_log $vlog v;
 
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
 
         location / {
             proxy_pass http://$up;

@@ -13,18 +13,15 @@ use Test::More;
 use MiTest;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('b.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('b.secret');
+my $signing = MiTest::signing($file);
 my $up = "127.0.0.1:$mock->{port}";
 
 my $ngx = $t->start_nginx(<<"EOF");
     server {
         listen 127.0.0.1:%%PORT%%;
 
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
         client_max_body_size 1m;
 
         location / {

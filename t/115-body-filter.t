@@ -17,9 +17,7 @@ use Test::More;
 use MiTest;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('f.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('f.secret');
 my $up = "127.0.0.1:$mock->{port}";
 my $dead = MiTest::free_port();
 

@@ -21,9 +21,7 @@ use PromText;
 my $N = 3;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('m.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('m.secret');
 my $up = "127.0.0.1:$mock->{port}";
 my $failing = MiTest::free_port();      # another server: nothing listens
 my $closed = MiTest::free_port();       # where it proxies to

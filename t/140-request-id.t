@@ -17,9 +17,8 @@ use Time::HiRes qw(sleep time);
 use MiTest;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('r.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('r.secret');
+my $signing = MiTest::signing($file);
 my $up = "127.0.0.1:$mock->{port}";
 my $log = "$t->{dir}/mi.json.log";
 my $conf = "$MiTest::ROOT/conf";
@@ -31,9 +30,7 @@ my $ngx = $t->start_nginx(<<"EOF");
     server {
         listen 127.0.0.1:%%PORT%%;
 
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
 
         location / {
             include $conf/mi-request-id.conf;

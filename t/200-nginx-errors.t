@@ -21,9 +21,8 @@ use MiH2Raw;
 MiTest::require_http2(curl => 1);
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('e.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('e.secret');
+my $signing = MiTest::signing($file);
 my $up = "127.0.0.1:$mock->{port}";
 my $closed = '127.0.0.1:' . MiTest::free_port();   # nothing listens there
 my $h2port = MiTest::free_port();
@@ -48,9 +47,7 @@ my $ngx = $t->start_nginx(<<"EOF");
 
         access_log $t->{dir}/errors.log errors;
 
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
 
         client_max_body_size 100;
         client_body_timeout 1s;

@@ -19,14 +19,13 @@ MiTest::require_http2();
 my $t = MiTest->new;
 my $secret = $t->new_secret;
 my $file = $t->write_file('w.secret', "$secret\n");
+my $signing = MiTest::signing($file);
 my $closed = '127.0.0.1:' . MiTest::free_port();
 
 my $ngx = $t->start_nginx(<<"EOF");
     server {
         listen 127.0.0.1:%%PORT%% http2;
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
         client_max_body_size 100;
 
         location / {

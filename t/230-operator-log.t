@@ -20,6 +20,7 @@ my $t = MiTest->new;
 my $secret = $t->new_secret;
 my $other = $t->new_secret;
 my $file = $t->write_file('a.secret', "$secret\n");
+my $signing = MiTest::signing($file);
 my $file2 = $t->write_file('b.secret', "  $other  \n");
 
 my $mock = $t->start_mock(AK => $secret, AK2 => $other);
@@ -30,9 +31,7 @@ my $wrong = $t->start_mock(AK => $t->new_secret);
 my $ngx = $t->start_nginx(<<"EOF", log_level => 'info');
     server {
         listen 127.0.0.1:%%PORT%%;
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
 
         location / {
             proxy_pass http://127.0.0.1:$mock->{port};

@@ -17,9 +17,8 @@ use Time::HiRes qw(sleep time);
 use MiTest;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('u.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('u.secret');
+my $signing = MiTest::signing($file);
 my $mock2 = $t->start_mock(AK => $secret);
 my $dns = $t->start_dns(ttl => 1);
 my $closed = '127.0.0.1:' . MiTest::free_port();
@@ -69,9 +68,7 @@ $resolve_conf
 
     server {
         listen 127.0.0.1:%%PORT%%;
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
         mi_validate off;
 
         location / {

@@ -14,9 +14,7 @@ use Test::More;
 use MiTest;
 
 my $t = MiTest->new;
-my $secret = $t->new_secret;
-my $file = $t->write_file('ep.secret', "$secret\n");
-my $mock = $t->start_mock(AK => $secret);
+my ($secret, $file, $mock) = $t->signing_mock('ep.secret');
 my $closed = '127.0.0.1:' . MiTest::free_port();
 
 my $ngx = $t->start_nginx(<<"EOF2");

@@ -105,6 +105,7 @@ ok(!-e "$d/rel", '... before anything is written');
 # installed for real under a prefix of the test's: nginx loads it from there
 my $secret = $t->new_secret;
 my $file = $t->write_file('s.secret', "$secret\n");
+my $signing = MiTest::signing($file);
 ($rc, $out) = make_install("PREFIX=$d/prefix");
 is($rc, 0, 'make install PREFIX=<a folder>') or diag($out);
 
@@ -115,9 +116,7 @@ SKIP: {
     my $server = <<"EOF";
     server {
         listen 127.0.0.1:1;
-        mi_sign on;
-        mi_access_key AK;
-        mi_secret_key_file $file;
+        $signing
         location / { proxy_pass http://127.0.0.1:1; }
     }
 EOF

@@ -98,6 +98,24 @@ sub new_secret {
 }
 
 
+# The usual signing setup of a test: a secret, its file (named name) and a
+# mock that knows it as access key AK: ($secret, $file, $mock).
+sub signing_mock {
+    my ($self, $name) = @_;
+    my $secret = $self->new_secret;
+    my $file = $self->write_file($name, "$secret\n");
+    return ($secret, $file, $self->start_mock(AK => $secret));
+}
+
+
+# The directives that make a server or location sign with access key AK
+# and the secret in file, on one line.
+sub signing {
+    my ($file) = @_;
+    return "mi_sign on; mi_access_key AK; mi_secret_key_file $file;";
+}
+
+
 sub write_file {
     my ($self, $name, $content, $mode) = @_;
     my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";

@@ -1314,6 +1314,7 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->access_key = { 0, NULL };
      *     conf->params[] = NULL;
+     *     conf->patterns = 0;
      *     conf->sign_file = NULL;
      *     conf->sign_line = 0;
      *     conf->credentials_file = NULL;
@@ -1394,6 +1395,10 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (conf->params[i] == NULL) {
             conf->params[i] = prev->params[i] ? prev->params[i]
                                               : &mmcf->params[i];
+        }
+
+        if (conf->params[i]->regex != NULL) {
+            conf->patterns++;
         }
     }
 

@@ -130,6 +130,7 @@ typedef struct {
     ngx_flag_t                  validate;
     ngx_uint_t                  max_scene_ids;
     ngx_http_mi_pattern_t      *params[MI_PARAM_COUNT];
+    ngx_uint_t                  patterns;   /* of params[], set by mi_param */
 
     /* where "mi_sign on" was set, for errors found at merge time */
     u_char                     *sign_file;

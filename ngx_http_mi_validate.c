@@ -214,6 +214,12 @@ ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_http_mi_pattern_t  *p;
     u_char                  buf[NGX_HTTP_MI_PARAM_MAX];
 
+    /* the usual case: each one fits its default pattern as sent */
+
+    if (!m->unfit && mlcf->patterns == 0) {
+        return NGX_OK;
+    }
+
     for (i = 0; i < MI_PARAM_COUNT; i++) {
 
         if (m->param[i].data == NULL) {

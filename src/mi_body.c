@@ -44,6 +44,12 @@
 /* how most bodies begin: the prefix mi_body_prefix() takes at once */
 #define MI_BODY_PREFIX        "{\"sceneIds\":["
 
+/*
+ * The longest rest of a body that mi_body_list() takes in one loop; past
+ * it, the block-at-a-time entries are faster.
+ */
+#define MI_BODY_LIST_MAX      256
+
 #define MI_BODY_CONFLICT                                                     \
     "locale: only allowed on a full analysis (without sceneIds)"
 
@@ -102,7 +108,9 @@ enum {
 
 static size_t mi_body_prefix(mi_body_check_t *ck, const unsigned char *p,
     size_t len);
-static void mi_body_prefix_states(mi_body_check_t *states);
+static size_t mi_body_list(mi_body_check_t *ck, const unsigned char *p,
+    size_t len);
+static void mi_body_states(void);
 static void mi_body_byte(mi_body_check_t *ck, unsigned char c);
 static void mi_body_value(mi_body_check_t *ck, unsigned char c);
 static void mi_body_element(mi_body_check_t *ck, unsigned char c);
@@ -131,11 +139,20 @@ static void mi_body_fail(mi_body_check_t *ck, mi_body_rc_t rc, uint64_t at,
     ;
 
 
+/* what the byte path reaches after MI_BODY_PREFIX, and after it and "1]}" */
+static mi_body_check_t  mi_body_after_prefix[2];
+static mi_body_check_t  mi_body_after_list[2];
+static int              mi_body_states_ready;
+
+
 void
 mi_body_init(mi_body_check_t *ck, mi_body_schema_t schema,
     uint32_t max_scene_ids)
 {
-    memset(ck, 0, sizeof(mi_body_check_t));
+    /* the message is written only on an error: it needs no more */
+
+    memset(ck, 0, offsetof(mi_body_check_t, message));
+    ck->message[0] = '\0';
 
     ck->schema = schema;
     ck->max_scene_ids = max_scene_ids;
@@ -154,6 +171,10 @@ mi_body_feed(mi_body_check_t *ck, const unsigned char *p, size_t len)
 
     if (ck->offset == 0 && ck->state == mi_st_top && ck->rc == MI_BODY_MORE) {
         i = mi_body_prefix(ck, p, len);
+
+        if (i != 0 && len - i <= MI_BODY_LIST_MAX) {
+            i += mi_body_list(ck, p + i, len - i);
+        }
     }
 
     /* offset stays on the byte that failed, so it names the stop point */
@@ -225,46 +246,138 @@ mi_body_feed(mi_body_check_t *ck, const unsigned char *p, size_t len)
 static size_t
 mi_body_prefix(mi_body_check_t *ck, const unsigned char *p, size_t len)
 {
-    uint32_t                max;
-    mi_body_check_t        *after;
-    static const char       prefix[] = MI_BODY_PREFIX;
-    static mi_body_check_t  states[2];
-    static int              ready;
+    uint32_t  max;
 
-    if (len < sizeof(prefix) - 1 || memcmp(p, prefix, sizeof(prefix) - 1) != 0)
+    if (len < sizeof(MI_BODY_PREFIX) - 1
+        || memcmp(p, MI_BODY_PREFIX, sizeof(MI_BODY_PREFIX) - 1) != 0)
     {
         return 0;
     }
 
-    if (!ready) {
-        mi_body_prefix_states(states);
-        ready = 1;
+    if (!mi_body_states_ready) {
+        mi_body_states();
     }
 
-    after = &states[ck->schema];
-
     max = ck->max_scene_ids;
-    *ck = *after;
+    memcpy(ck, &mi_body_after_prefix[ck->schema],
+           offsetof(mi_body_check_t, message));
     ck->max_scene_ids = max;
 
-    return sizeof(prefix) - 1;
+    return sizeof(MI_BODY_PREFIX) - 1;
 }
 
 
+/*
+ * The rest of a small body in the usual shape, entries then "]}" and
+ * nothing more ("1,22,333]}"), in one plain loop: right after the prefix,
+ * when all of it came in one buffer.  It takes all of it or nothing: the
+ * first byte that is not of this shape, an entry the byte-at-a-time
+ * checker would refuse (a leading zero, too large, one too many), leaves
+ * ck as it was, and the byte path, which decides, starts over.  The state
+ * it ends in is that path's after '{"sceneIds":[1]}', with the entries'
+ * count, the last one's value and where it began.
+ */
+
+static size_t
+mi_body_list(mi_body_check_t *ck, const unsigned char *p, size_t len)
+{
+    size_t    i, start;
+    uint32_t  v, d, count, max;
+    uint64_t  offset;
+
+    if (len < 3 || p[len - 2] != ']' || p[len - 1] != '}') {
+        return 0;
+    }
+
+    /* the ']' stops every run of digits: no bound to test in the loops */
+
+    count = ck->scene_ids;
+    max = ck->max_scene_ids;
+    i = 0;
+
+    for ( ;; ) {
+        if (count == max) {
+            return 0;
+        }
+
+        start = i;
+        v = (uint32_t) p[i++] - '0';
+
+        if (v > 9) {
+            return 0;
+        }
+
+        if (v != 0) {
+            while ((d = (uint32_t) p[i] - '0') < 10) {
+                if (v >= MI_BODY_SCENE_ID_MAX / 10
+                    && (v > MI_BODY_SCENE_ID_MAX / 10
+                        || d > MI_BODY_SCENE_ID_MAX % 10))
+                {
+                    return 0;
+                }
+
+                v = v * 10 + d;
+                i++;
+            }
+        }
+
+        count++;
+
+        if (p[i] != ',') {
+            break;
+        }
+
+        i++;
+    }
+
+    if (i != len - 2) {
+        return 0;       /* not the ']' of "]}", or a digit after a "0" */
+    }
+
+    offset = ck->offset;
+
+    memcpy(ck, &mi_body_after_list[ck->schema],
+           offsetof(mi_body_check_t, message));
+
+    ck->offset = offset + len;
+    ck->max_scene_ids = max;
+    ck->scene_ids = count;
+    ck->value = v;
+    ck->value_start = offset + start;
+
+    return len;
+}
+
+
+/* The states the fast paths leave, worked out by the byte path. */
+
 static void
-mi_body_prefix_states(mi_body_check_t *states)
+mi_body_states(void)
 {
     size_t  i;
     int     schema;
 
+    static const char  list[] = MI_BODY_PREFIX "1]}";
+
     for (schema = 0; schema < 2; schema++) {
-        mi_body_init(&states[schema], schema, MI_BODY_DEFAULT_MAX_SCENE_IDS);
+        mi_body_init(&mi_body_after_prefix[schema], schema,
+                     MI_BODY_DEFAULT_MAX_SCENE_IDS);
 
         for (i = 0; i < sizeof(MI_BODY_PREFIX) - 1; i++) {
-            mi_body_byte(&states[schema], MI_BODY_PREFIX[i]);
-            states[schema].offset++;
+            mi_body_byte(&mi_body_after_prefix[schema], MI_BODY_PREFIX[i]);
+            mi_body_after_prefix[schema].offset++;
+        }
+
+        mi_body_init(&mi_body_after_list[schema], schema,
+                     MI_BODY_DEFAULT_MAX_SCENE_IDS);
+
+        for (i = 0; i < sizeof(list) - 1; i++) {
+            mi_body_byte(&mi_body_after_list[schema], list[i]);
+            mi_body_after_list[schema].offset++;
         }
     }
+
+    mi_body_states_ready = 1;
 }
 
 

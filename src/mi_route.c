@@ -23,6 +23,9 @@
 /* The templates as a tree of segments: at most one node per segment. */
 #define MI_ROUTE_NODES_MAX  (1 + MI_ROUTE_COUNT * MI_ROUTE_SEGMENTS_MAX)
 
+/* Room for every node's chain of literals ("/api/v1/workspaces", ...). */
+#define MI_ROUTE_CHAINS_MAX  512
+
 #define MI_ROUTE_PREFIX                                                      \
     "/api/v1/workspaces/{workspace_name}/projects/{project_id}"              \
     "/assets/{asset_id}"
@@ -41,10 +44,18 @@ typedef struct {
  * end here are bits of "routes"; children are chained through "sibling".
  * No node has a literal and a param child both (the table has none), so
  * a path segment leads to at most one child and the walk never goes back.
+ *
+ * Where a node's only child is a literal, and so on down, the "chain" is
+ * those segments' text at once ("/api/v1/workspaces"): a path that holds
+ * it as sent takes it in one compare, and any other (an escape, a
+ * mismatch) takes the segment-by-segment walk, which decides.
  */
 typedef struct {
     const char     *text;
     size_t          len;
+    const char     *chain;          /* "/seg/seg...", or NULL */
+    size_t          chain_len;
+    size_t          chain_end;      /* the node the chain leads to */
     int             param;          /* mi_param_t, or -1 for a literal */
     unsigned char   child;          /* 0: none (the root is node 0) */
     unsigned char   sibling;
@@ -57,10 +68,13 @@ typedef struct {
 
 
 static void mi_route_compile(void);
+static void mi_route_chains(void);
 static size_t mi_route_child(const char *text, size_t len, size_t parent);
 static size_t mi_route_literal(const mi_route_node_t *node,
     const unsigned char *path, size_t start, size_t len);
 static inline int mi_route_equal(const unsigned char *a, const char *b,
+    size_t len);
+static inline int mi_route_chain_equal(const unsigned char *a, const char *b,
     size_t len);
 static int mi_route_param(const char *name, size_t len);
 static int mi_route_dot_segment(const unsigned char *seg, size_t len);
@@ -70,6 +84,7 @@ static int mi_hex(unsigned char c);
 /* mi_routes[] as a tree, built once, on the first match. */
 static mi_route_node_t  mi_nodes[MI_ROUTE_NODES_MAX];
 static size_t           mi_nodes_used;
+static char             mi_chains[MI_ROUTE_CHAINS_MAX];
 
 
 const mi_route_t  mi_routes[MI_ROUTE_COUNT] = {
@@ -159,10 +174,21 @@ mi_route_match(const unsigned char *method, size_t method_len,
     node = 0;
 
     for (i = 0; i < path_len; i = end) {
+        n = &mi_nodes[node];
+        end = i + n->chain_len;
+
+        if (n->chain != NULL && end <= path_len
+            && mi_route_chain_equal(path + i, n->chain, n->chain_len)
+            && (end == path_len || path[end] == '/'))
+        {
+            node = n->chain_end;
+            continue;
+        }
+
         start = i + 1;
         end = path_len;     /* found by the child that matches, if any */
 
-        for (c = mi_nodes[node].child; c != 0; c = mi_nodes[c].sibling) {
+        for (c = n->child; c != 0; c = mi_nodes[c].sibling) {
             n = &mi_nodes[c];
 
             if (n->param < 0) {
@@ -201,6 +227,7 @@ mi_route_match(const unsigned char *method, size_t method_len,
             m->param[p].len = len;
 
             if (!mi_param_fits(p, classes, len, path[start])) {
+                m->unfit = 1;
                 m->check[p] = (unsigned char) mi_param_judge(p, path + start,
                                                              len, classes);
             }
@@ -228,11 +255,13 @@ mi_route_match(const unsigned char *method, size_t method_len,
 
     m->allow = n->allow;
 
+    /* no two of mi_methods have the same length */
+
     for (i = 0; i < MI_METHOD_COUNT; i++) {
-        if (method_len == mi_methods[i].len
-            && mi_route_equal(method, mi_methods[i].name, method_len))
-        {
-            if (n->route[i]) {
+        if (method_len == mi_methods[i].len) {
+            if (n->route[i]
+                && mi_route_equal(method, mi_methods[i].name, method_len))
+            {
                 m->route = &mi_routes[n->route[i] - 1];
             }
 
@@ -294,6 +323,54 @@ mi_route_compile(void)
         }
 
         mi_nodes[i].param = param;
+    }
+
+    mi_route_chains();
+}
+
+
+/*
+ * Each node's chain: its only child while that is a literal, then that
+ * child's only child, and so on.  The table's chains take under 100
+ * bytes; one that would not fit is cut short, which only costs speed.
+ */
+
+static void
+mi_route_chains(void)
+{
+    char                   *p;
+    size_t                  i, c;
+    mi_route_node_t        *n;
+    const mi_route_node_t  *k;
+
+    p = mi_chains;
+
+    for (i = 0; i < mi_nodes_used; i++) {
+        n = &mi_nodes[i];
+        n->chain = p;
+        n->chain_len = 0;
+        n->chain_end = i;
+
+        for (c = n->child; c != 0; c = k->child) {
+            k = &mi_nodes[c];
+
+            if (k->param >= 0 || k->sibling != 0
+                || (size_t) (p - mi_chains) + 1 + k->len > sizeof(mi_chains))
+            {
+                break;
+            }
+
+            *p++ = '/';
+            memcpy(p, k->text, k->len);
+            p += k->len;
+
+            n->chain_len += 1 + k->len;
+            n->chain_end = c;
+        }
+
+        if (n->chain_len == 0) {
+            n->chain = NULL;
+        }
     }
 }
 
@@ -419,6 +496,30 @@ mi_route_equal(const unsigned char *a, const char *b, size_t len)
     }
 
     return 1;
+}
+
+
+/* The same for a chain: up to 32 bytes (every one today) in four words. */
+
+static inline int
+mi_route_chain_equal(const unsigned char *a, const char *b, size_t len)
+{
+    uint64_t  a0, a1, a2, a3, b0, b1, b2, b3;
+
+    if (len <= 16 || len > 32) {
+        return mi_route_equal(a, b, len);
+    }
+
+    memcpy(&a0, a, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&a1, a + 8, 8);
+    memcpy(&b1, b + 8, 8);
+    memcpy(&a2, a + len - 16, 8);
+    memcpy(&b2, b + len - 16, 8);
+    memcpy(&a3, a + len - 8, 8);
+    memcpy(&b3, b + len - 8, 8);
+
+    return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2) | (a3 ^ b3)) == 0;
 }
 
 

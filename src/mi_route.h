@@ -62,6 +62,8 @@ typedef struct {
     mi_span_t          param[MI_PARAM_COUNT];   /* raw, percent-encoded */
     unsigned char      check[MI_PARAM_COUNT];   /* mi_param_rc_t of each
                                                    default pattern */
+    unsigned char      unfit;       /* a param as sent is not plainly
+                                       valid: judged, see check[] */
 } mi_route_match_t;
 
 

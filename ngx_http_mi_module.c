@@ -304,7 +304,7 @@ ngx_http_mi_ctx_create(ngx_http_request_t *r)
                        "mi ctx: new, %uz bytes", sizeof(ngx_http_mi_ctx_t));
     }
 
-    ngx_memzero(ctx, offsetof(ngx_http_mi_ctx_t, own));
+    ngx_memzero(ctx, offsetof(ngx_http_mi_ctx_t, target));
 
     ctx->request = r;
 

@@ -205,15 +205,10 @@ struct ngx_http_mi_ctx_s {
     ngx_http_mi_error_e         error;
     ngx_str_t                   message;    /* why the request is refused */
     ngx_buf_t                  *error_body; /* replaces nginx's error page */
-    ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t      *headers;
-    ngx_http_mi_headers_t       record;     /* where headers is, if new */
-    ngx_list_t                  view;       /* what the upstream will see */
     ngx_uint_t                  content_types;
     ngx_str_t                  *content_type_alias;  /* "Content_Type" */
     ngx_str_t                   timestamp;
-    u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
-    u_char                      signature[MI_SIGNATURE_LEN];
     mi_body_check_t            *body;       /* fed by the body filter */
     ngx_http_mi_ctx_t          *next;       /* in the worker's spare list */
     ngx_http_request_t         *request;
@@ -222,7 +217,15 @@ struct ngx_http_mi_ctx_s {
     unsigned                    body_seen:1;    /* the filter saw it all */
     unsigned                    reading_body:1; /* in read_client_..._body */
 
-    /* from here on, not zeroed: each is written whole before it is read */
+    /*
+     * From here on, not zeroed: each is written whole before it is read
+     * (record: read only once view, built whole, is installed).
+     */
+    ngx_http_mi_target_t        target;
+    ngx_http_mi_headers_t       record;     /* where headers is, if new */
+    ngx_list_t                  view;       /* what the upstream will see */
+    u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
+    u_char                      signature[MI_SIGNATURE_LEN];
     ngx_list_part_t             own;        /* the view's last part */
     ngx_table_elt_t             added[NGX_HTTP_MI_ADDED_HEADERS];
     mi_body_check_t             body_check; /* where body is */

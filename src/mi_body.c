@@ -269,19 +269,21 @@ mi_body_prefix(mi_body_check_t *ck, const unsigned char *p, size_t len)
 
 /*
  * The rest of a small body in the usual shape, entries then "]}" and
- * nothing more ("1,22,333]}"), in one plain loop: right after the prefix,
- * when all of it came in one buffer.  It takes all of it or nothing: the
- * first byte that is not of this shape, an entry the byte-at-a-time
- * checker would refuse (a leading zero, too large, one too many), leaves
- * ck as it was, and the byte path, which decides, starts over.  The state
- * it ends in is that path's after '{"sceneIds":[1]}', with the entries'
- * count, the last one's value and where it began.
+ * nothing more ("1,22,333]}"), at once: right after the prefix, when all
+ * of it came in one buffer.  Up to a window's worth, the entries are read
+ * from masks (mi_body_ids_list); a longer list, in one plain loop.  It
+ * takes all of it or nothing: the first byte that is not of this shape,
+ * an entry the byte-at-a-time checker would refuse (a leading zero, too
+ * large, one too many), leaves ck as it was, and the byte path, which
+ * decides, starts over.  The state it ends in is that path's after
+ * '{"sceneIds":[1]}', with the entries' count, the last one's value and
+ * where it began.
  */
 
 static size_t
 mi_body_list(mi_body_check_t *ck, const unsigned char *p, size_t len)
 {
-    size_t    i, start;
+    size_t    i, n, start;
     uint32_t  v, d, count, max;
     uint64_t  offset;
 
@@ -289,10 +291,30 @@ mi_body_list(mi_body_check_t *ck, const unsigned char *p, size_t len)
         return 0;
     }
 
+    n = len - 2;
+    max = ck->max_scene_ids;
+
+    if (n <= MI_BODY_LIST_WINDOW) {
+        if (!mi_body_ids_list(p, n, &count, &start)
+            || count > max - ck->scene_ids)
+        {
+            return 0;
+        }
+
+        count += ck->scene_ids;
+
+        /* at most 9 digits */
+
+        for (v = 0, i = start; i < n; i++) {
+            v = v * 10 + (p[i] - '0');
+        }
+
+        goto done;
+    }
+
     /* the ']' stops every run of digits: no bound to test in the loops */
 
     count = ck->scene_ids;
-    max = ck->max_scene_ids;
     i = 0;
 
     for ( ;; ) {
@@ -330,9 +352,11 @@ mi_body_list(mi_body_check_t *ck, const unsigned char *p, size_t len)
         i++;
     }
 
-    if (i != len - 2) {
+    if (i != n) {
         return 0;       /* not the ']' of "]}", or a digit after a "0" */
     }
+
+done:
 
     offset = ck->offset;
 

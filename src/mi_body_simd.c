@@ -21,6 +21,8 @@
 
 #define MI_BODY_BLOCK        64
 
+typedef char  mi_body_list_fits[MI_BODY_LIST_WINDOW == MI_BODY_BLOCK ? 1 : -1];
+
 /* The largest entry with as many digits; equal-length digit strings
  * compare as their values do. */
 #define MI_BODY_ID_MAX       "2147483647"
@@ -42,12 +44,20 @@ typedef void (*mi_body_classify_pt)(const unsigned char *p,
 typedef size_t (*mi_body_ids_pt)(const unsigned char *p, size_t len,
     uint32_t budget, uint32_t *entries);
 
+typedef int (*mi_body_list_pt)(const unsigned char *p, size_t len,
+    uint32_t *entries, size_t *last);
+
 
 static inline size_t mi_body_ids_windows(const unsigned char *p, size_t len,
     uint32_t budget, uint32_t *entries, mi_body_classify_pt classify)
     __attribute__ ((always_inline));
+static inline int mi_body_list_window(const unsigned char *p, size_t len,
+    uint32_t *entries, size_t *last, mi_body_classify_pt classify)
+    __attribute__ ((always_inline));
 static size_t mi_body_ids_scalar(const unsigned char *p, size_t len,
     uint32_t budget, uint32_t *entries);
+static int mi_body_list_scalar(const unsigned char *p, size_t len,
+    uint32_t *entries, size_t *last);
 static inline void mi_body_classify_scalar(const unsigned char *p,
     mi_body_classes_t *cl);
 static mi_body_isa_t mi_body_isa_best(void);
@@ -55,10 +65,14 @@ static mi_body_isa_t mi_body_isa_best(void);
 #if defined(__x86_64__)
 static size_t mi_body_ids_sse2(const unsigned char *p, size_t len,
     uint32_t budget, uint32_t *entries);
+static int mi_body_list_sse2(const unsigned char *p, size_t len,
+    uint32_t *entries, size_t *last);
 static inline void mi_body_classify_sse2(const unsigned char *p,
     mi_body_classes_t *cl);
 static size_t mi_body_ids_avx2(const unsigned char *p, size_t len,
     uint32_t budget, uint32_t *entries);
+static int mi_body_list_avx2(const unsigned char *p, size_t len,
+    uint32_t *entries, size_t *last);
 static inline void mi_body_classify_avx2(const unsigned char *p,
     mi_body_classes_t *cl);
 #endif
@@ -81,14 +95,15 @@ static const unsigned char  mi_body_simd_class[256] = {
 static const struct {
     const char       *name;
     mi_body_ids_pt    ids;
+    mi_body_list_pt   list;
 } mi_body_isas[MI_BODY_ISA_COUNT] = {
-    { "scalar", mi_body_ids_scalar },
+    { "scalar", mi_body_ids_scalar, mi_body_list_scalar },
 #if defined(__x86_64__)
-    { "sse2", mi_body_ids_sse2 },
-    { "avx2", mi_body_ids_avx2 },
+    { "sse2", mi_body_ids_sse2, mi_body_list_sse2 },
+    { "avx2", mi_body_ids_avx2, mi_body_list_avx2 },
 #else
-    { "sse2", NULL },
-    { "avx2", NULL },
+    { "sse2", NULL, NULL },
+    { "avx2", NULL, NULL },
 #endif
 };
 
@@ -105,6 +120,63 @@ mi_body_ids(const unsigned char *p, size_t len, uint32_t budget,
     }
 
     return mi_body_isas[mi_body_isa_chosen].ids(p, len, budget, entries);
+}
+
+
+int
+mi_body_ids_list(const unsigned char *p, size_t len, uint32_t *entries,
+    size_t *last)
+{
+    if (mi_body_isa_chosen < 0) {
+        mi_body_isa_chosen = mi_body_isa_best();
+    }
+
+    return mi_body_isas[mi_body_isa_chosen].list(p, len, entries, last);
+}
+
+
+/*
+ * A whole list in one window, read from its masks: where entries start
+ * (byte 0 and each byte after a ','), each start a digit, a digit last,
+ * no '0' starting an entry and followed by a digit, no run of 10 digits.
+ */
+
+static inline int
+mi_body_list_window(const unsigned char *p, size_t len, uint32_t *entries,
+    size_t *last, mi_body_classify_pt classify)
+{
+    uint64_t           all, d, starts, r2, r4;
+    mi_body_classes_t  cl;
+    unsigned char      w[MI_BODY_BLOCK];
+
+    /* padded with NULs, which are in no class */
+
+    memcpy(w, p, len);
+    memset(w + len, 0, MI_BODY_BLOCK - len);
+
+    classify(w, &cl);
+
+    all = (len == MI_BODY_BLOCK) ? ~(uint64_t) 0
+                                 : ((uint64_t) 1 << len) - 1;
+    d = cl.digit;
+    starts = (cl.comma << 1 | 1) & all;
+
+    r2 = d & (d >> 1);
+    r4 = r2 & (r2 >> 2);
+
+    if ((d | cl.comma) != all
+        || (starts & ~d) != 0
+        || (d >> (len - 1) & 1) == 0
+        || (starts & cl.zero & (d >> 1)) != 0
+        || (r4 & (r4 >> 4) & (r2 >> 8)) != 0)
+    {
+        return 0;
+    }
+
+    *entries = (uint32_t) __builtin_popcountll(starts);
+    *last = 63 - __builtin_clzll(starts);
+
+    return 1;
 }
 
 
@@ -325,7 +397,33 @@ mi_body_ids_scalar(const unsigned char *p, size_t len, uint32_t budget,
 }
 
 
+static int
+mi_body_list_scalar(const unsigned char *p, size_t len, uint32_t *entries,
+    size_t *last)
+{
+    return mi_body_list_window(p, len, entries, last,
+                               mi_body_classify_scalar);
+}
+
+
 #if defined(__x86_64__)
+
+static int
+mi_body_list_sse2(const unsigned char *p, size_t len, uint32_t *entries,
+    size_t *last)
+{
+    return mi_body_list_window(p, len, entries, last, mi_body_classify_sse2);
+}
+
+
+__attribute__ ((target ("avx2,popcnt")))
+static int
+mi_body_list_avx2(const unsigned char *p, size_t len, uint32_t *entries,
+    size_t *last)
+{
+    return mi_body_list_window(p, len, entries, last, mi_body_classify_avx2);
+}
+
 
 static size_t
 mi_body_ids_sse2(const unsigned char *p, size_t len, uint32_t budget,

@@ -39,8 +39,22 @@ typedef enum {
 size_t mi_body_ids(const unsigned char *p, size_t len, uint32_t budget,
     uint32_t *entries);
 
+/* The longest list mi_body_ids_list() reads: one window. */
+#define MI_BODY_LIST_WINDOW  64
+
 /*
- * Chooses the implementation mi_body_ids uses from now on; returns 0
+ * Whether all of p[0..len), 0 < len <= MI_BODY_LIST_WINDOW, is a list of
+ * entries and nothing else: "1,22,333", each of 1 to 9 digits without a
+ * leading zero, one ',' between two.  Sets *entries, and *last to where
+ * the last one begins.  A space, an entry of 10 digits and the like give
+ * 0, and the caller's byte-at-a-time path decides them.
+ */
+int mi_body_ids_list(const unsigned char *p, size_t len, uint32_t *entries,
+    size_t *last);
+
+/*
+ * Chooses the implementation mi_body_ids and mi_body_ids_list use from now
+ * on; returns 0
  * (and changes nothing) when this CPU cannot run it.  Without a call, the
  * first mi_body_ids chooses the best one the CPU has.
  */

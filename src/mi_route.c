@@ -26,6 +26,9 @@
 /* Room for every node's chain of literals ("/api/v1/workspaces", ...). */
 #define MI_ROUTE_CHAINS_MAX  512
 
+/* The longest one chain: its length is kept in a byte. */
+#define MI_ROUTE_CHAIN_MAX   255
+
 #define MI_ROUTE_PREFIX                                                      \
     "/api/v1/workspaces/{workspace_name}/projects/{project_id}"              \
     "/assets/{asset_id}"
@@ -52,11 +55,11 @@ typedef struct {
  */
 typedef struct {
     const char     *text;
-    size_t          len;
     const char     *chain;          /* "/seg/seg...", or NULL */
-    size_t          chain_len;
-    size_t          chain_end;      /* the node the chain leads to */
-    int             param;          /* mi_param_t, or -1 for a literal */
+    unsigned char   len;            /* of text: at most a segment's */
+    unsigned char   chain_len;      /* at most MI_ROUTE_CHAIN_MAX */
+    unsigned char   chain_end;      /* the node the chain leads to */
+    signed char     param;          /* mi_param_t, or -1 for a literal */
     unsigned char   child;          /* 0: none (the root is node 0) */
     unsigned char   sibling;
     unsigned char   routes;         /* bit i: mi_routes[i] */
@@ -68,6 +71,8 @@ typedef struct {
 
 
 static void mi_route_compile(void);
+static inline size_t mi_route_scan(const unsigned char *path, size_t start,
+    size_t len, unsigned *classes);
 static void mi_route_chains(void);
 static size_t mi_route_child(const char *text, size_t len, size_t parent);
 static size_t mi_route_literal(const mi_route_node_t *node,
@@ -85,6 +90,11 @@ static int mi_hex(unsigned char c);
 static mi_route_node_t  mi_nodes[MI_ROUTE_NODES_MAX];
 static size_t           mi_nodes_used;
 static char             mi_chains[MI_ROUTE_CHAINS_MAX];
+
+/* mi_param_class, and MI_ROUTE_STOP for the '/' that ends a segment */
+static unsigned char    mi_route_class[256];
+
+#define MI_ROUTE_STOP  0x80
 
 
 const mi_route_t  mi_routes[MI_ROUTE_COUNT] = {
@@ -201,12 +211,7 @@ mi_route_match(const unsigned char *method, size_t method_len,
                 continue;
             }
 
-            classes = MI_PARAM_CLASSES;
-
-            for (end = start; end < path_len && path[end] != '/'; end++) {
-                classes &= mi_param_class[path[end]];
-            }
-
+            end = mi_route_scan(path, start, path_len, &classes);
             len = end - start;
 
             /*
@@ -322,10 +327,49 @@ mi_route_compile(void)
             param = mi_route_param(mi_nodes[i].text + 1, mi_nodes[i].len - 2);
         }
 
-        mi_nodes[i].param = param;
+        mi_nodes[i].param = (signed char) param;
     }
 
     mi_route_chains();
+
+    for (i = 0; i < 256; i++) {
+        mi_route_class[i] = mi_param_class[i];
+    }
+
+    mi_route_class['/'] = MI_ROUTE_STOP;
+}
+
+
+/*
+ * Where the param segment at start ends, and the AND of the classes of
+ * its bytes: one table read a byte, the '/' found by the same read.
+ */
+
+static inline size_t
+mi_route_scan(const unsigned char *path, size_t start, size_t len,
+    unsigned *classes)
+{
+    unsigned              k, c;
+    const unsigned char  *p, *last, *cls;
+
+    p = path + start;
+    last = path + len;
+    cls = mi_route_class;
+    k = MI_PARAM_CLASSES;
+
+    for ( /* void */ ; p < last; p++) {
+        c = cls[*p];
+
+        if (c & MI_ROUTE_STOP) {
+            break;
+        }
+
+        k &= c;
+    }
+
+    *classes = k;
+
+    return p - path;
 }
 
 
@@ -349,13 +393,14 @@ mi_route_chains(void)
         n = &mi_nodes[i];
         n->chain = p;
         n->chain_len = 0;
-        n->chain_end = i;
+        n->chain_end = (unsigned char) i;
 
         for (c = n->child; c != 0; c = k->child) {
             k = &mi_nodes[c];
 
             if (k->param >= 0 || k->sibling != 0
-                || (size_t) (p - mi_chains) + 1 + k->len > sizeof(mi_chains))
+                || (size_t) (p - mi_chains) + 1 + k->len > sizeof(mi_chains)
+                || (size_t) n->chain_len + 1 + k->len > MI_ROUTE_CHAIN_MAX)
             {
                 break;
             }
@@ -365,7 +410,7 @@ mi_route_chains(void)
             p += k->len;
 
             n->chain_len += 1 + k->len;
-            n->chain_end = c;
+            n->chain_end = (unsigned char) c;
         }
 
         if (n->chain_len == 0) {
@@ -398,7 +443,7 @@ mi_route_child(const char *text, size_t len, size_t parent)
     c = mi_nodes_used++;
     n = &mi_nodes[c];
     n->text = text;
-    n->len = len;
+    n->len = (unsigned char) len;
     *next = (unsigned char) c;
 
     return c;

@@ -242,6 +242,145 @@ test_random_inputs(void **state)
 }
 
 
+/* The reference of mi_body_ids_list: one entry at a time. */
+static int
+ref_list(const unsigned char *p, size_t len, uint32_t *entries,
+    size_t *last)
+{
+    size_t  i, start;
+
+    *entries = 0;
+
+    for (i = 0; ; i++) {
+        start = i;
+
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+
+        if (i == start || i - start > 9 || (p[start] == '0' && i - start > 1))
+        {
+            return 0;
+        }
+
+        (*entries)++;
+        *last = start;
+
+        if (i == len) {
+            return 1;
+        }
+
+        if (p[i] != ',') {
+            return 0;
+        }
+    }
+}
+
+
+/* Each implementation against the reference, on a copy of the exact size. */
+static void
+check_list(const unsigned char *in, size_t len)
+{
+    int             ok, expect;
+    size_t          last, expect_last;
+    uint32_t        e, expect_e;
+    mi_body_isa_t   isa;
+    unsigned char  *copy;
+
+    copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, in, len);
+
+    expect_last = 0;
+    expect = ref_list(copy, len, &expect_e, &expect_last);
+
+    for (isa = 0; isa < MI_BODY_ISA_COUNT; isa++) {
+        if (!mi_body_isa_set(isa)) {
+            continue;
+        }
+
+        e = 0;
+        last = 0;
+        ok = mi_body_ids_list(copy, len, &e, &last);
+
+        if (ok != expect || (ok && (e != expect_e || last != expect_last))) {
+            print_error("%s, \"%.*s\": %d, %u entries, last at %zu; "
+                        "expected %d, %u, %zu\n", mi_body_isa_name(),
+                        (int) len, (const char *) copy, ok, (unsigned) e,
+                        last, expect, (unsigned) expect_e, expect_last);
+            fail();
+        }
+    }
+
+    free(copy);
+}
+
+
+/*
+ * Every string of 1 to 5 bytes over the alphabet, and seeded lists up to a
+ * window long, with entries at the edges and a byte changed now and then.
+ */
+static void
+test_list_inputs(void **state)
+{
+    size_t         i, len, k, a, n;
+    uint32_t       seed, r;
+    unsigned char  in[MI_BODY_LIST_WINDOW + 16];
+
+    static const char  *edge[] = {
+        "0", "00", "01", "9", "10", "123456789", "1234567890",
+        "2147483647", "999999999", "0123"
+    };
+
+    (void) state;
+
+    for (len = 1; len <= 5; len++) {
+        a = 1;
+
+        for (k = 0; k < len; k++) {
+            a *= sizeof(alphabet) - 1;
+        }
+
+        for (i = 0; i < a; i++) {
+            for (k = 0, n = i; k < len; k++, n /= sizeof(alphabet) - 1) {
+                in[k] = (unsigned char) alphabet[n % (sizeof(alphabet) - 1)];
+            }
+
+            check_list(in, len);
+        }
+    }
+
+    seed = 0xBADC0DE;
+
+    for (i = 0; i < 50000; i++) {
+        r = next_random(&seed);
+        len = 1 + r % MI_BODY_LIST_WINDOW;
+        n = 0;
+
+        while (n < len) {
+            r = next_random(&seed);
+            n += (size_t) snprintf((char *) in + n, sizeof(in) - n, "%s%s",
+                                   n ? "," : "",
+                                   (r % 5 == 0) ? edge[(r >> 8) % 10]
+                                   : (r % 2) ? "7" : "42");
+        }
+
+        if (r % 3 == 0 && n <= MI_BODY_LIST_WINDOW) {
+            len = n;                    /* whole, else cut anywhere */
+        }
+
+        r = next_random(&seed);
+
+        if (r % 4 == 0) {
+            in[r % len] = (unsigned char) alphabet[(r >> 12)
+                                                   % (sizeof(alphabet) - 1)];
+        }
+
+        check_list(in, len);
+    }
+}
+
+
 /* Verdict and message of a body fed whole under each implementation, and
  * byte by byte, where the block scan never takes anything. */
 static void
@@ -408,10 +547,7 @@ test_list_state(void **state)
         r = next_random(&seed);
         max = (r % 3 == 0) ? (uint32_t) (entries - 1 + r % 3) : 10000;
 
-        mi_body_init(&fast, schema, max);
         mi_body_init(&slow, schema, max);
-
-        rc_fast = mi_body_feed(&fast, (const unsigned char *) body, n);
 
         for (k = 0; k < n; k++) {
             (void) mi_body_feed(&slow, (const unsigned char *) body + k, 1);
@@ -419,15 +555,20 @@ test_list_state(void **state)
 
         rc_slow = slow.rc;
 
+        mi_body_init(&fast, schema, max);
+        (void) mi_body_isa_set((mi_body_isa_t) (i % MI_BODY_ISA_COUNT));
+        rc_fast = mi_body_feed(&fast, (const unsigned char *) body, n);
+
         if (rc_fast != rc_slow
             || strcmp(mi_body_message(&fast), mi_body_message(&slow)) != 0
             || (rc_slow == MI_BODY_MORE
                 && memcmp(&fast, &slow, offsetof(mi_body_check_t, message))
                    != 0))
         {
-            print_error("seed 0xC0FFEE, body %zu, schema %d, max %u: "
+            print_error("seed 0xC0FFEE, body %zu, %s, schema %d, max %u: "
                         "\"%.*s\": %d \"%s\", byte by byte %d \"%s\"\n",
-                        i, schema, max, (int) n, body, rc_fast,
+                        i, mi_body_isa_name(), schema, max, (int) n, body,
+                        rc_fast,
                         mi_body_message(&fast), rc_slow,
                         mi_body_message(&slow));
             fail();
@@ -446,6 +587,7 @@ main(void)
         cmocka_unit_test(test_short_inputs),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_random_inputs),
+        cmocka_unit_test(test_list_inputs),
         cmocka_unit_test(test_random_bodies),
         cmocka_unit_test(test_prefix_state),
         cmocka_unit_test(test_list_state),

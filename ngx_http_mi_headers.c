@@ -49,6 +49,8 @@ static ngx_uint_t ngx_http_mi_header_stripped(ngx_http_mi_ctx_t *ctx,
 static ngx_uint_t ngx_http_mi_headers_signed(ngx_list_t *list);
 static ngx_uint_t ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name,
     ngx_uint_t prefix);
+static ngx_inline ngx_uint_t ngx_http_mi_name_equal(u_char *a, u_char *b,
+    size_t len);
 static void ngx_http_mi_list_move(ngx_list_t *dst, ngx_list_t *src);
 static void ngx_http_mi_headers_cleanup(void *data);
 
@@ -109,18 +111,21 @@ ngx_http_mi_headers_prepare(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
     hs = ngx_http_mi_headers_find(r);
 
     if (hs == NULL) {
-        cln = ngx_http_cleanup_add(r, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
 
-        /* the context's memory stays in the pool after a redirect */
+        /*
+         * What ngx_http_cleanup_add() does (r is r->main here), with the
+         * cleanup in the context: the context's memory stays in the pool
+         * after a redirect, and goes back to the worker only when the
+         * pool is destroyed, after the request cleanups have run.
+         */
+
+        cln = &ctx->cleanup;
+        cln->handler = ngx_http_mi_headers_cleanup;
+        cln->data = &ctx->record;
+        cln->next = r->cleanup;
+        r->cleanup = cln;
 
         hs = &ctx->record;
-
-        cln->handler = ngx_http_mi_headers_cleanup;
-        cln->data = hs;
-
         hs->request = r;
 
     } else {
@@ -379,7 +384,10 @@ ngx_http_mi_headers_find(ngx_http_request_t *r)
 }
 
 
-/* Whether list is a view: it holds the module's timestamp header. */
+/*
+ * Whether list is a view: it holds the module's timestamp header, first
+ * in the module's part, the last one unless a module pushed past it.
+ */
 
 static ngx_uint_t
 ngx_http_mi_headers_signed(ngx_list_t *list)
@@ -390,6 +398,12 @@ ngx_http_mi_headers_signed(ngx_list_t *list)
     ngx_table_elt_t  *h;
 
     mark = ngx_http_mi_headers[NGX_HTTP_MI_TIMESTAMP_HEADER].name.data;
+
+    h = list->last->elts;
+
+    if (list->last->nelts && h[0].key.data == mark) {
+        return 1;
+    }
 
     for (part = &list->part; part; part = part->next) {
         h = part->elts;
@@ -422,7 +436,7 @@ ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name, ngx_uint_t prefix)
         return 0;
     }
 
-    if (ngx_memcmp(h->lowcase_key, name->data, name->len) == 0) {
+    if (ngx_http_mi_name_equal(h->lowcase_key, name->data, name->len)) {
         return NGX_HTTP_MI_NAME_EXACT;
     }
 
@@ -435,6 +449,41 @@ ngx_http_mi_header_is(ngx_table_elt_t *h, ngx_str_t *name, ngx_uint_t prefix)
     }
 
     return NGX_HTTP_MI_NAME_ALIAS;
+}
+
+
+/*
+ * ngx_memcmp() == 0 of len bytes that both a and b hold: the names here
+ * (4 to 24 bytes) in overlapping words, as a call would cost more.
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_mi_name_equal(u_char *a, u_char *b, size_t len)
+{
+    uint32_t  a0, a1, b0, b1;
+    uint64_t  c0, c1, c2, d0, d1, d2;
+
+    if (len >= 8 && len <= 24) {
+        ngx_memcpy(&c0, a, 8);
+        ngx_memcpy(&d0, b, 8);
+        ngx_memcpy(&c1, a + (len - 8) / 2, 8);
+        ngx_memcpy(&d1, b + (len - 8) / 2, 8);
+        ngx_memcpy(&c2, a + len - 8, 8);
+        ngx_memcpy(&d2, b + len - 8, 8);
+
+        return ((c0 ^ d0) | (c1 ^ d1) | (c2 ^ d2)) == 0;
+    }
+
+    if (len >= 4 && len < 8) {
+        ngx_memcpy(&a0, a, 4);
+        ngx_memcpy(&b0, b, 4);
+        ngx_memcpy(&a1, a + len - 4, 4);
+        ngx_memcpy(&b1, b + len - 4, 4);
+
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+
+    return ngx_memcmp(a, b, len) == 0;
 }
 
 

@@ -472,12 +472,27 @@ ngx_http_mi_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mi_target(ngx_http_request_t *r, ngx_http_mi_target_t *t)
 {
-    u_char     *p, *q;
+    u_char     *p, *q, *last;
     uintptr_t   escape;
 
     if (r->valid_unparsed_uri) {
         p = r->unparsed_uri.data;
-        q = memchr(p, '?', r->unparsed_uri.len);
+        last = p + r->unparsed_uri.len;
+
+        /*
+         * nginx's parser found the first '?' already: args_start is just
+         * past it, and NULL without one.  Should it ever point elsewhere,
+         * the '?' is looked for.
+         */
+
+        q = r->args_start;
+
+        if (q > p && q <= last && q[-1] == '?') {
+            q--;
+
+        } else if (q != NULL) {
+            q = memchr(p, '?', last - p);
+        }
 
         if (q == NULL) {
             t->path = r->unparsed_uri;

@@ -223,6 +223,7 @@ struct ngx_http_mi_ctx_s {
      */
     ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t       record;     /* where headers is, if new */
+    ngx_http_cleanup_t          cleanup;    /* restores record, if new */
     ngx_list_t                  view;       /* what the upstream will see */
     u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];

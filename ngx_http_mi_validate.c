@@ -78,7 +78,7 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     ctx->route = m.route;
     ctx->route_name.data = (u_char *) m.route->name;
-    ctx->route_name.len = ngx_strlen(m.route->name);
+    ctx->route_name.len = m.route->name_len;
 
     rc = ngx_http_mi_check_params(r, mlcf, &m);
     if (rc != NGX_OK) {

@@ -97,38 +97,40 @@ static unsigned char    mi_route_class[256];
 #define MI_ROUTE_STOP  0x80
 
 
+#define MI_ROUTE_NAME(name)  name, sizeof(name) - 1
+
 const mi_route_t  mi_routes[MI_ROUTE_COUNT] = {
 
-    { "index.request", MI_METHOD_POST,
+    { MI_ROUTE_NAME("index.request"), MI_METHOD_POST,
       MI_ROUTE_PREFIX "/indexes/{index_id}/scene-summaries",
       MI_ROUTE_INDEX_REQUEST_BODY },
 
-    { "index.result", MI_METHOD_GET,
+    { MI_ROUTE_NAME("index.result"), MI_METHOD_GET,
       MI_ROUTE_PREFIX "/indexes/{index_id}/scene-summaries",
       MI_ROUTE_NO_BODY },
 
-    { "index.status", MI_METHOD_GET,
+    { MI_ROUTE_NAME("index.status"), MI_METHOD_GET,
       MI_ROUTE_PREFIX
       "/indexes/{index_id}/scene-summaries/{scene_summary_id}/status",
       MI_ROUTE_NO_BODY },
 
-    { "index.cancel", MI_METHOD_DELETE,
+    { MI_ROUTE_NAME("index.cancel"), MI_METHOD_DELETE,
       MI_ROUTE_PREFIX "/indexes/{index_id}/scene-summaries/{scene_summary_id}",
       MI_ROUTE_NO_BODY },
 
-    { "asset.request", MI_METHOD_POST,
+    { MI_ROUTE_NAME("asset.request"), MI_METHOD_POST,
       MI_ROUTE_PREFIX "/scene-summary",
       MI_ROUTE_ASSET_REQUEST_BODY },
 
-    { "asset.result", MI_METHOD_GET,
+    { MI_ROUTE_NAME("asset.result"), MI_METHOD_GET,
       MI_ROUTE_PREFIX "/scene-summary",
       MI_ROUTE_NO_BODY },
 
-    { "asset.status", MI_METHOD_GET,
+    { MI_ROUTE_NAME("asset.status"), MI_METHOD_GET,
       MI_ROUTE_PREFIX "/scene-summary/status",
       MI_ROUTE_NO_BODY },
 
-    { "asset.cancel", MI_METHOD_POST,
+    { MI_ROUTE_NAME("asset.cancel"), MI_METHOD_POST,
       MI_ROUTE_PREFIX "/scene-summary/cancel",
       MI_ROUTE_NO_BODY }
 };

@@ -37,6 +37,7 @@ typedef enum {
 
 typedef struct {
     const char       *name;         /* "index.request", "asset.cancel", ... */
+    size_t            name_len;
     mi_method_t       method;
     const char       *template;     /* "/api/v1/workspaces/{...}/..." */
     mi_route_body_t   body;

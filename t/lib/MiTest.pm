@@ -65,7 +65,7 @@ sub new {
     plan skip_all => "module not built: run make"
         unless $MODULE eq 'static' || -f $MODULE;
 
-    my $dir = tempdir('mi-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $dir = tempdir('mi-test-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{MI_KEEP});
     chmod 0755, $dir;
 
     my $self = bless { dir => $dir, pids => [], secrets => [], seq => 0 },

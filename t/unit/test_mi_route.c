@@ -356,6 +356,7 @@ test_table(void **state)
 
     for (i = 0; i < MI_ROUTE_COUNT; i++) {
         assert_string_equal(mi_routes[i].name, expect[i].name);
+        assert_int_equal(mi_routes[i].name_len, strlen(expect[i].name));
         assert_int_equal(mi_routes[i].method, expect[i].method);
         assert_string_equal(mi_routes[i].template, expect[i].template);
         assert_int_equal(mi_routes[i].body, expect[i].body);

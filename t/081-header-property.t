@@ -81,8 +81,7 @@ for my $i (@run) {
 
     # a broken build fails fast: a worker restart under ASan is slow, and a
     # corrupted request can leave the client waiting 30 s for an answer
-    my $failures = 0;
-    $failures += @$_ for values %failed;
+    my $failures = MiTest::property_failures(\%failed);
     if ($failures >= 100 || $stalls >= 3) {
         diag("stopped after list $i: $failures failures, $stalls requests "
              . 'unanswered for 10 s or more');
@@ -90,23 +89,9 @@ for my $i (@run) {
     }
 }
 
-$h1->disconnect;
-$h2->disconnect if $h2;
-
-note(sprintf '%d lists, twice each, in %.1f s', $done, time - $start);
-
-for my $proto ('HTTP/1.1', 'HTTP/2') {
-    my $f = $failed{$proto} // [];
-    ok(!@$f && $done == @run, "$proto: $done of " . scalar(@run)
-                              . ' generated header lists forwarded as '
-                              . 'property A says')
-        or diag(join "\n", "$proto: " . scalar(@$f) . ' lists failed:',
-                @$f[0 .. ($#$f < 4 ? $#$f : 4)]);
-}
-
-is(scalar(MiTest::worker_deaths($ngx)), 0, 'no worker died');
-is_deeply([MiTest::worker_pids($ngx)], \@workers,
-          'the same worker served every request');
+MiTest::property_verdicts($ngx, \%failed, $done, scalar @run,
+    'generated header lists forwarded as property A says', \@workers,
+    [$h1, $h2], $start);
 
 # the generator does reach what the property is about
 SKIP: {

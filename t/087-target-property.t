@@ -31,7 +31,7 @@ use Test::More;
 use Time::HiRes qw(time);
 use MiTest;
 use MiH2;
-use MiHeaders qw(h1_raw);
+use MiHeaders qw(gateway_conf h1_raw);
 
 my $cases = $ENV{MI_PROPERTY_CASES} // 1500;
 my $seed = $ENV{MI_SEED} // int(time * 1000 + $$) % 2**31;
@@ -40,31 +40,11 @@ my $only = $ENV{MI_CASE};
 my $t = MiTest->new;
 my ($secret, $file, $mock) = $t->signing_mock('target.secret');
 my $h2_port = MiTest::free_port();
-my $sign = MiTest::signing($file);
 
+# signing in the server block, as the README has it: nginx's own refusals
+# of a request line come before any location
 my $ngx = $t->start_nginx("    error_log $t->{dir}/target-http.log info;\n"
-    . <<"EOF");
-    upstream mock {
-        server 127.0.0.1:$mock->{port};
-        keepalive 4;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        listen 127.0.0.1:$h2_port http2;
-        keepalive_requests 1000000;
-
-        # in the server block, as the README has it: nginx's own refusals
-        # of a request line come before any location
-        $sign
-
-        location / {
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://mock;
-        }
-    }
-EOF
+    . gateway_conf($mock, $file, $h2_port, '', validate => 1));
 
 diag("seed: $seed (replay: MI_SEED=$seed prove $0)");
 
@@ -261,31 +241,16 @@ for my $i (@run) {
           $res ? () : "HTTP/2: $h2->{error}");
     undef $h2 unless $res;
 
-    my $failures = 0;
-    $failures += @$_ for values %failed;
+    my $failures = MiTest::property_failures(\%failed);
     if ($failures >= 50) {
         diag("stopped after target $i: $failures failures");
         last;
     }
 }
 
-$h1->disconnect;
-$h2->disconnect if $h2;
-
-note(sprintf '%d targets, twice each, in %.1f s', $done, time - $start);
-
-for my $proto ('HTTP/1.1', 'HTTP/2') {
-    my $f = $failed{$proto} // [];
-    ok(!@$f && $done == @run, "$proto: $done of " . scalar(@run)
-                              . ' generated targets handled as property T '
-                              . 'says')
-        or diag(join "\n", "$proto: " . scalar(@$f) . ' targets failed:',
-                @$f[0 .. ($#$f < 4 ? $#$f : 4)]);
-}
-
-is(scalar(MiTest::worker_deaths($ngx)), 0, 'no worker died');
-is_deeply([MiTest::worker_pids($ngx)], \@workers,
-          'the same worker served every request');
+MiTest::property_verdicts($ngx, \%failed, $done, scalar @run,
+    'generated targets handled as property T says', \@workers,
+    [$h1, $h2], $start);
 
 # the generator reaches every outcome
 SKIP: {

@@ -173,11 +173,13 @@ sub exchange_problems {
 }
 
 
-# The http{} body of a generic signing gateway (mi_validate off) in front
-# of a mock, over a keepalive upstream, listening for HTTP/1.1 on %%PORT%%
-# and for HTTP/2 on $h2_port; $server adds directives to the server.
+# The http{} body of a generic signing gateway (mi_validate off, unless
+# option validate) in front of a mock, over a keepalive upstream, listening
+# for HTTP/1.1 on %%PORT%% and for HTTP/2 on $h2_port; $server adds
+# directives to the server.
 sub gateway_conf {
-    my ($mock, $secret_file, $h2_port, $server) = @_;
+    my ($mock, $secret_file, $h2_port, $server, %opt) = @_;
+    my $validate = $opt{validate} ? 'on' : 'off';
 
     return <<"EOF";
     upstream mock {
@@ -193,7 +195,7 @@ $server
         mi_sign on;
         mi_access_key AK;
         mi_secret_key_file $secret_file;
-        mi_validate off;
+        mi_validate $validate;
 
         location / {
             proxy_http_version 1.1;

@@ -630,6 +630,44 @@ sub retry_directives {
 }
 
 
+# --- property tests ------------------------------------------------------
+
+# How many cases have failed so far, over every protocol.
+sub property_failures {
+    my ($failed) = @_;
+    my $n = 0;
+    $n += @$_ for values %$failed;
+    return $n;
+}
+
+
+# The end of a property test run against nginx $ngx: closes the clients'
+# connections (@$conns), notes the time since $start, then the verdicts:
+# one per protocol that every one of the planned cases was done and none
+# failed ($failed: lists of messages by protocol, the first five shown),
+# then that no worker died and that @$workers served them all.
+sub property_verdicts {
+    my ($ngx, $failed, $done, $planned, $what, $workers, $conns, $start) = @_;
+
+    $_->disconnect for grep { defined } @$conns;
+    Test::More::note(sprintf '%d cases, each over HTTP/1.1 and HTTP/2, '
+                             . 'in %.1f s', $done, Time::HiRes::time() - $start);
+
+    for my $proto ('HTTP/1.1', 'HTTP/2') {
+        my $f = $failed->{$proto} // [];
+        Test::More::ok(!@$f && $done == $planned,
+                       "$proto: $done of $planned $what")
+            or Test::More::diag(join "\n", "$proto: " . scalar(@$f)
+                                . ' cases failed:',
+                                @$f[0 .. ($#$f < 4 ? $#$f : 4)]);
+    }
+
+    Test::More::is(scalar(worker_deaths($ngx)), 0, 'no worker died');
+    Test::More::is_deeply([worker_pids($ngx)], $workers,
+                          'the same worker served every request');
+}
+
+
 # --- validation checks ---------------------------------------------------
 
 # Sends one request (a raw string, or [method, target, %http_opts]) and

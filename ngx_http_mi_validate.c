@@ -80,9 +80,13 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ctx->route_name.data = (u_char *) m.route->name;
     ctx->route_name.len = m.route->name_len;
 
-    rc = ngx_http_mi_check_params(r, mlcf, &m);
-    if (rc != NGX_OK) {
-        return rc;
+    /* the usual case: each one fits its default pattern as sent */
+
+    if (m.unfit || mlcf->patterns) {
+        rc = ngx_http_mi_check_params(r, mlcf, &m);
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     /*
@@ -199,6 +203,8 @@ ngx_http_mi_body_handler(ngx_http_request_t *r)
  * pattern that "mi_param" set is matched here, on the parameter as sent
  * when it holds no '%', else on a decoded copy.  Refusals come in the
  * order of the parameters, each with the first reason that applies.
+ * Called only when a parameter did not fit its default pattern as sent,
+ * or the location has an "mi_param".
  */
 
 static ngx_int_t
@@ -213,12 +219,6 @@ ngx_http_mi_check_params(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     mi_param_rc_t           verdict;
     ngx_http_mi_pattern_t  *p;
     u_char                  buf[NGX_HTTP_MI_PARAM_MAX];
-
-    /* the usual case: each one fits its default pattern as sent */
-
-    if (!m->unfit && mlcf->patterns == 0) {
-        return NGX_OK;
-    }
 
     for (i = 0; i < MI_PARAM_COUNT; i++) {
 

@@ -170,6 +170,11 @@ check_match(const unsigned char *method, size_t mlen,
 
             /* the verdict of the matcher's own scan, as if scanned alone */
             check(m.check[p] == mi_param_check(p, s->data, s->len));
+
+            /* "unfit" is set whenever a verdict is not plainly valid, and
+               only when a param as sent does not fit its pattern */
+            check(m.unfit || m.check[p] == MI_PARAM_VALID);
+            check(m.unfit || memchr(s->data, '%', s->len) == NULL);
         }
 
         check_plain(m.route, &m, path, len);

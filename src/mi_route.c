@@ -74,6 +74,9 @@ static void mi_route_compile(void);
 static inline size_t mi_route_scan(const unsigned char *path, size_t start,
     size_t len, unsigned *classes);
 static void mi_route_chains(void);
+static void mi_route_spine(void);
+static inline size_t mi_route_param_segment(mi_route_match_t *m, int p,
+    const unsigned char *path, size_t start, size_t len);
 static size_t mi_route_child(const char *text, size_t len, size_t parent);
 static size_t mi_route_literal(const mi_route_node_t *node,
     const unsigned char *path, size_t start, size_t len);
@@ -90,6 +93,21 @@ static int mi_hex(unsigned char c);
 static mi_route_node_t  mi_nodes[MI_ROUTE_NODES_MAX];
 static size_t           mi_nodes_used;
 static char             mi_chains[MI_ROUTE_CHAINS_MAX];
+
+/*
+ * The spine: the steps from the root while each node leads one way only,
+ * a chain or a single param child ("/api/v1/workspaces", workspace_name,
+ * "/projects", ...), taken in a plain loop before the walk.
+ */
+typedef struct {
+    const char     *chain;          /* NULL: a param */
+    unsigned char   len;            /* of chain */
+    signed char     param;
+    unsigned char   node;           /* where the step leads */
+} mi_route_step_t;
+
+static mi_route_step_t  mi_spine[MI_ROUTE_NODES_MAX];
+static size_t           mi_spine_len;
 
 /* mi_param_class, and MI_ROUTE_STOP for the '/' that ends a segment */
 static unsigned char    mi_route_class[256];
@@ -162,10 +180,9 @@ mi_match_rc_t
 mi_route_match(const unsigned char *method, size_t method_len,
     const unsigned char *path, size_t path_len, mi_route_match_t *m)
 {
-    int                     p;
-    size_t                  i, start, end, len, node, c;
-    unsigned                classes;
+    size_t                  i, start, end, node, c;
     const mi_route_node_t  *n;
+    const mi_route_step_t  *step, *last;
 
     memset(m, 0, sizeof(mi_route_match_t));
 
@@ -184,8 +201,34 @@ mi_route_match(const unsigned char *method, size_t method_len,
      */
 
     node = 0;
+    i = 0;
 
-    for (i = 0; i < path_len; i = end) {
+    /* the spine, as long as the path follows it; the walk decides the rest */
+
+    for (step = mi_spine, last = mi_spine + mi_spine_len; step < last; step++) {
+        if (step->chain != NULL) {
+            end = i + step->len;
+
+            if (end > path_len
+                || !mi_route_chain_equal(path + i, step->chain, step->len)
+                || (end != path_len && path[end] != '/'))
+            {
+                break;
+            }
+
+        } else if (i == path_len
+                   || (end = mi_route_param_segment(m, step->param, path,
+                                                    i + 1, path_len))
+                      == 0)
+        {
+            break;
+        }
+
+        i = end;
+        node = step->node;
+    }
+
+    for ( /* void */ ; i < path_len; i = end) {
         n = &mi_nodes[node];
         end = i + n->chain_len;
 
@@ -213,33 +256,11 @@ mi_route_match(const unsigned char *method, size_t method_len,
                 continue;
             }
 
-            end = mi_route_scan(path, start, path_len, &classes);
-            len = end - start;
+            end = mi_route_param_segment(m, n->param, path, start, path_len);
 
-            /*
-             * "." and ".." (however encoded) would be resolved by whatever
-             * normalises the path further on, reaching another resource;
-             * '.' and '%' are in no class, so only a segment whose classes
-             * are none can be one.
-             */
-
-            if (len == 0
-                || (classes == 0 && mi_route_dot_segment(path + start, len)))
-            {
-                continue;
+            if (end != 0) {
+                break;
             }
-
-            p = n->param;
-            m->param[p].data = path + start;
-            m->param[p].len = len;
-
-            if (!mi_param_fits(p, classes, len, path[start])) {
-                m->unfit = 1;
-                m->check[p] = (unsigned char) mi_param_judge(p, path + start,
-                                                             len, classes);
-            }
-
-            break;
         }
 
         if (c == 0) {
@@ -283,6 +304,45 @@ not_found:
     memset(m, 0, sizeof(mi_route_match_t));
 
     return MI_MATCH_NOT_FOUND;
+}
+
+
+/*
+ * The param segment at start, for param p: where it ends, recorded in m
+ * with its verdict, or 0 when it can be no param (empty, or a dot segment).
+ */
+
+static inline size_t
+mi_route_param_segment(mi_route_match_t *m, int p, const unsigned char *path,
+    size_t start, size_t len)
+{
+    size_t    end, n;
+    unsigned  classes;
+
+    end = mi_route_scan(path, start, len, &classes);
+    n = end - start;
+
+    /*
+     * "." and ".." (however encoded) would be resolved by whatever
+     * normalises the path further on, reaching another resource; '.' and
+     * '%' are in no class, so only a segment whose classes are none can
+     * be one.
+     */
+
+    if (n == 0 || (classes == 0 && mi_route_dot_segment(path + start, n))) {
+        return 0;
+    }
+
+    m->param[p].data = path + start;
+    m->param[p].len = n;
+
+    if (!mi_param_fits(p, classes, n, path[start])) {
+        m->unfit = 1;
+        m->check[p] = (unsigned char) mi_param_judge(p, path + start, n,
+                                                     classes);
+    }
+
+    return end;
 }
 
 
@@ -339,6 +399,46 @@ mi_route_compile(void)
     }
 
     mi_route_class['/'] = MI_ROUTE_STOP;
+
+    mi_route_spine();
+}
+
+
+static void
+mi_route_spine(void)
+{
+    size_t                  node;
+    mi_route_step_t        *step;
+    const mi_route_node_t  *n, *child;
+
+    node = 0;
+
+    for ( ;; ) {
+        n = &mi_nodes[node];
+        step = &mi_spine[mi_spine_len];
+
+        if (n->chain != NULL) {
+            step->chain = n->chain;
+            step->len = n->chain_len;
+            step->param = -1;
+            node = n->chain_end;
+
+        } else if (n->child != 0 && mi_nodes[n->child].sibling == 0
+                   && mi_nodes[n->child].param >= 0)
+        {
+            child = &mi_nodes[n->child];
+            step->chain = NULL;
+            step->len = 0;
+            step->param = child->param;
+            node = n->child;
+
+        } else {
+            break;
+        }
+
+        step->node = (unsigned char) node;
+        mi_spine_len++;
+    }
 }
 
 
@@ -466,20 +566,20 @@ mi_route_literal(const mi_route_node_t *node, const unsigned char *path,
     size_t         end;
     unsigned char  buf[MI_ROUTE_SEGMENT_MAX];
 
+    /* decoded too, the first byte is the one sent, unless that is a '%' */
+
+    if (start == len
+        || (path[start] != (unsigned char) node->text[0] && path[start] != '%'))
+    {
+        return 0;
+    }
+
     end = start + node->len;
 
     if (end <= len && mi_route_equal(path + start, node->text, node->len)
         && (end == len || path[end] == '/'))
     {
         return end;
-    }
-
-    /* decoded, the first byte is the one sent, unless that is a '%' */
-
-    if (start == len
-        || (path[start] != '%' && path[start] != (unsigned char) node->text[0]))
-    {
-        return 0;
     }
 
     for (end = start; end < len && path[end] != '/'; end++) {

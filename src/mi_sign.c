@@ -176,21 +176,33 @@ mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method, mi_sign_str_t path,
 
 
 /*
- * memcpy() of a piece; 8 to 16 bytes (a timestamp, most access keys and
- * methods are no longer) in two overlapping words, as a call would cost
- * more than the copy.
+ * memcpy() of a piece; 8 to 32 bytes (a timestamp, an access key) in
+ * overlapping words, as a call would cost more than the copy.
  */
 
 static inline unsigned char *
 mi_sign_copy(unsigned char *dst, mi_sign_str_t s)
 {
-    uint64_t  w0, w1;
+    uint64_t  w0, w1, w2, w3;
 
     if (s.len >= 8 && s.len <= 16) {
         memcpy(&w0, s.data, 8);
         memcpy(&w1, s.data + s.len - 8, 8);
         memcpy(dst, &w0, 8);
         memcpy(dst + s.len - 8, &w1, 8);
+
+        return dst + s.len;
+    }
+
+    if (s.len > 16 && s.len <= 32) {
+        memcpy(&w0, s.data, 8);
+        memcpy(&w1, s.data + 8, 8);
+        memcpy(&w2, s.data + s.len - 16, 8);
+        memcpy(&w3, s.data + s.len - 8, 8);
+        memcpy(dst, &w0, 8);
+        memcpy(dst + 8, &w1, 8);
+        memcpy(dst + s.len - 16, &w2, 8);
+        memcpy(dst + s.len - 8, &w3, 8);
 
         return dst + s.len;
     }

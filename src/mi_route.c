@@ -404,6 +404,12 @@ mi_route_compile(void)
 }
 
 
+/*
+ * mi_spine from the tree: from the root, a node's chain, or its only
+ * child when that is a param, until a node that leads more than one way.
+ * Every step goes deeper, so it ends.
+ */
+
 static void
 mi_route_spine(void)
 {

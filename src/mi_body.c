@@ -44,12 +44,6 @@
 /* how most bodies begin: the prefix mi_body_prefix() takes at once */
 #define MI_BODY_PREFIX        "{\"sceneIds\":["
 
-/*
- * The longest rest of a body that mi_body_list() takes in one loop; past
- * it, the block-at-a-time entries are faster.
- */
-#define MI_BODY_LIST_MAX      256
-
 #define MI_BODY_CONFLICT                                                     \
     "locale: only allowed on a full analysis (without sceneIds)"
 
@@ -172,7 +166,7 @@ mi_body_feed(mi_body_check_t *ck, const unsigned char *p, size_t len)
     if (ck->offset == 0 && ck->state == mi_st_top && ck->rc == MI_BODY_MORE) {
         i = mi_body_prefix(ck, p, len);
 
-        if (i != 0 && len - i <= MI_BODY_LIST_MAX) {
+        if (i != 0 && len - i <= MI_BODY_LIST_WINDOW + sizeof("]}") - 1) {
             i += mi_body_list(ck, p + i, len - i);
         }
     }
@@ -270,21 +264,22 @@ mi_body_prefix(mi_body_check_t *ck, const unsigned char *p, size_t len)
 /*
  * The rest of a small body in the usual shape, entries then "]}" and
  * nothing more ("1,22,333]}"), at once: right after the prefix, when all
- * of it came in one buffer.  Up to a window's worth, the entries are read
- * from masks (mi_body_ids_list); a longer list, in one plain loop.  It
- * takes all of it or nothing: the first byte that is not of this shape,
- * an entry the byte-at-a-time checker would refuse (a leading zero, too
- * large, one too many), leaves ck as it was, and the byte path, which
- * decides, starts over.  The state it ends in is that path's after
- * '{"sceneIds":[1]}', with the entries' count, the last one's value and
- * where it began.
+ * of it came in one buffer and its entries fit in a window, read from
+ * the window's masks (mi_body_ids_list).  It takes all of it or nothing:
+ * a byte not of this shape, an entry the byte-at-a-time checker would
+ * refuse (a leading zero, too large, one too many) or merely read
+ * differently (a space, 10 digits) leaves ck as it was, and the byte
+ * path, which decides, starts over.  The state it ends in is that path's
+ * after '{"sceneIds":[1]}', with the entries' count, the last one's value
+ * and where it began.  A longer list goes the block-at-a-time way, which
+ * is faster once it has more than one window.
  */
 
 static size_t
 mi_body_list(mi_body_check_t *ck, const unsigned char *p, size_t len)
 {
     size_t    i, n, start;
-    uint32_t  v, d, count, max;
+    uint32_t  v, count, max;
     uint64_t  offset;
 
     if (len < 3 || p[len - 2] != ']' || p[len - 1] != '}') {
@@ -294,71 +289,20 @@ mi_body_list(mi_body_check_t *ck, const unsigned char *p, size_t len)
     n = len - 2;
     max = ck->max_scene_ids;
 
-    if (n <= MI_BODY_LIST_WINDOW) {
-        if (!mi_body_ids_list(p, n, &count, &start)
-            || count > max - ck->scene_ids)
-        {
-            return 0;
-        }
-
-        count += ck->scene_ids;
-
-        /* at most 9 digits */
-
-        for (v = 0, i = start; i < n; i++) {
-            v = v * 10 + (p[i] - '0');
-        }
-
-        goto done;
+    if (!mi_body_ids_list(p, n, &count, &start)
+        || count > max - ck->scene_ids)
+    {
+        return 0;
     }
 
-    /* the ']' stops every run of digits: no bound to test in the loops */
+    /* at most 9 digits */
 
-    count = ck->scene_ids;
-    i = 0;
-
-    for ( ;; ) {
-        if (count == max) {
-            return 0;
-        }
-
-        start = i;
-        v = (uint32_t) p[i++] - '0';
-
-        if (v > 9) {
-            return 0;
-        }
-
-        if (v != 0) {
-            while ((d = (uint32_t) p[i] - '0') < 10) {
-                if (v >= MI_BODY_SCENE_ID_MAX / 10
-                    && (v > MI_BODY_SCENE_ID_MAX / 10
-                        || d > MI_BODY_SCENE_ID_MAX % 10))
-                {
-                    return 0;
-                }
-
-                v = v * 10 + d;
-                i++;
-            }
-        }
-
-        count++;
-
-        if (p[i] != ',') {
-            break;
-        }
-
-        i++;
+    for (v = 0, i = start; i < n; i++) {
+        v = v * 10 + (p[i] - '0');
     }
-
-    if (i != n) {
-        return 0;       /* not the ']' of "]}", or a digit after a "0" */
-    }
-
-done:
 
     offset = ck->offset;
+    count += ck->scene_ids;
 
     memcpy(ck, &mi_body_after_list[ck->schema],
            offsetof(mi_body_check_t, message));

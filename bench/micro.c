@@ -355,6 +355,10 @@ main(void)
     micro_stat_t    hmac, sign, s;
     char            what[64];
 
+    mi_sign_init();
+    mi_route_init();
+    mi_body_tables_init();
+
     mi_sign_key_init(&key, (const unsigned char *) "ncp-secret-example",
                      sizeof("ncp-secret-example") - 1);
 

@@ -150,6 +150,18 @@ mi_fuzz_compare(const char *how, const mi_fuzz_result_t *a,
 
 
 int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void) argc;
+    (void) argv;
+
+    mi_body_tables_init();
+
+    return 0;
+}
+
+
+int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t             i, len, split;

@@ -13,6 +13,18 @@
 
 
 int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void) argc;
+    (void) argv;
+
+    mi_route_init();
+
+    return 0;
+}
+
+
+int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int             in_path;

@@ -299,6 +299,18 @@ check_decode(const unsigned char *src, size_t len, size_t cap)
 
 
 int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void) argc;
+    (void) argv;
+
+    mi_route_init();
+
+    return 0;
+}
+
+
+int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t          mlen, plen;

@@ -104,7 +104,6 @@ static size_t mi_body_prefix(mi_body_check_t *ck, const unsigned char *p,
     size_t len);
 static size_t mi_body_list(mi_body_check_t *ck, const unsigned char *p,
     size_t len);
-static void mi_body_states(void);
 static void mi_body_byte(mi_body_check_t *ck, unsigned char c);
 static void mi_body_value(mi_body_check_t *ck, unsigned char c);
 static void mi_body_element(mi_body_check_t *ck, unsigned char c);
@@ -136,7 +135,6 @@ static void mi_body_fail(mi_body_check_t *ck, mi_body_rc_t rc, uint64_t at,
 /* what the byte path reaches after MI_BODY_PREFIX, and after it and "1]}" */
 static mi_body_check_t  mi_body_after_prefix[2];
 static mi_body_check_t  mi_body_after_list[2];
-static int              mi_body_states_ready;
 
 
 void
@@ -248,10 +246,6 @@ mi_body_prefix(mi_body_check_t *ck, const unsigned char *p, size_t len)
         return 0;
     }
 
-    if (!mi_body_states_ready) {
-        mi_body_states();
-    }
-
     max = ck->max_scene_ids;
     memcpy(ck, &mi_body_after_prefix[ck->schema],
            offsetof(mi_body_check_t, message));
@@ -319,8 +313,8 @@ mi_body_list(mi_body_check_t *ck, const unsigned char *p, size_t len)
 
 /* The states the fast paths leave, worked out by the byte path. */
 
-static void
-mi_body_states(void)
+void
+mi_body_tables_init(void)
 {
     size_t  i;
     int     schema;
@@ -345,7 +339,6 @@ mi_body_states(void)
         }
     }
 
-    mi_body_states_ready = 1;
 }
 
 

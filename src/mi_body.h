@@ -82,6 +82,9 @@ typedef struct {
 } mi_body_check_t;
 
 
+/* Works out the fast paths' states: once, before the first check. */
+void mi_body_tables_init(void);
+
 /* Starts a check; max_scene_ids is the most entries "sceneIds" may have. */
 void mi_body_init(mi_body_check_t *ck, mi_body_schema_t schema,
     uint32_t max_scene_ids);

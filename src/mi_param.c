@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "mi_param.h"
-#include "mi_route.h"
 
 
 #define MI_PARAM_ID        (MI_PARAM_DIGIT | MI_PARAM_NONZERO | MI_PARAM_NAME)
+
+
+static int mi_hex(unsigned char c);
 
 
 /*
@@ -124,4 +126,61 @@ mi_param_decoded(mi_param_t p, const unsigned char *raw, size_t len)
 
     return mi_param_fits(p, classes, n, first) ? MI_PARAM_VALID
                                                 : MI_PARAM_MISMATCH;
+}
+
+
+ssize_t
+mi_pct_decode(const unsigned char *src, size_t len, unsigned char *dst,
+    size_t cap)
+{
+    int            hi, lo;
+    size_t         i, n;
+    unsigned char  c;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c == '%') {
+            if (len - i < 3) {
+                return -1;
+            }
+
+            hi = mi_hex(src[i + 1]);
+            lo = mi_hex(src[i + 2]);
+
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+
+            c = (unsigned char) (hi << 4 | lo);
+            i += 2;
+        }
+
+        if (n == cap) {
+            return -1;
+        }
+
+        dst[n++] = c;
+    }
+
+    return n;
+}
+
+
+static int
+mi_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
 }

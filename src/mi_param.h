@@ -16,6 +16,7 @@
 
 
 #include <stddef.h>
+#include <sys/types.h>
 
 
 typedef enum {
@@ -89,6 +90,14 @@ mi_param_rc_t mi_param_check(mi_param_t p, const unsigned char *raw,
 
 /* The default pattern's source, as error messages quote it. */
 const char *mi_param_pattern(mi_param_t p);
+
+/*
+ * Percent-decodes src into dst (at most cap bytes, no NUL added).
+ * Returns the decoded length, or -1 on a malformed escape ("%", "%4",
+ * "%zz") or when the result does not fit.  '+' is left as it is.
+ */
+ssize_t mi_pct_decode(const unsigned char *src, size_t len,
+    unsigned char *dst, size_t cap);
 
 
 #endif /* MI_PARAM_H */

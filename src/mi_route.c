@@ -70,7 +70,6 @@ typedef struct {
 } mi_route_node_t;
 
 
-static void mi_route_compile(void);
 static inline size_t mi_route_scan(const unsigned char *path, size_t start,
     size_t len, unsigned *classes);
 static void mi_route_chains(void);
@@ -86,10 +85,9 @@ static inline int mi_route_chain_equal(const unsigned char *a, const char *b,
     size_t len);
 static int mi_route_param(const char *name, size_t len);
 static int mi_route_dot_segment(const unsigned char *seg, size_t len);
-static int mi_hex(unsigned char c);
 
 
-/* mi_routes[] as a tree, built once, on the first match. */
+/* mi_routes[] as a tree, built once, by mi_route_init(). */
 static mi_route_node_t  mi_nodes[MI_ROUTE_NODES_MAX];
 static size_t           mi_nodes_used;
 static char             mi_chains[MI_ROUTE_CHAINS_MAX];
@@ -185,10 +183,6 @@ mi_route_match(const unsigned char *method, size_t method_len,
     const mi_route_step_t  *step, *last;
 
     memset(m, 0, sizeof(mi_route_match_t));
-
-    if (mi_nodes_used == 0) {
-        mi_route_compile();
-    }
 
     if (path_len == 0 || path[0] != '/') {
         return MI_MATCH_NOT_FOUND;
@@ -346,12 +340,16 @@ mi_route_param_segment(mi_route_match_t *m, int p, const unsigned char *path,
 }
 
 
-static void
-mi_route_compile(void)
+void
+mi_route_init(void)
 {
     int          param;
     size_t       i, m, node;
     const char  *p, *start;
+
+    if (mi_nodes_used != 0) {
+        return;
+    }
 
     mi_nodes_used = 1;
 
@@ -765,59 +763,3 @@ mi_route_allow(unsigned allow, char *buf, size_t cap)
     return len;
 }
 
-
-ssize_t
-mi_pct_decode(const unsigned char *src, size_t len, unsigned char *dst,
-    size_t cap)
-{
-    int            hi, lo;
-    size_t         i, n;
-    unsigned char  c;
-
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-        c = src[i];
-
-        if (c == '%') {
-            if (len - i < 3) {
-                return -1;
-            }
-
-            hi = mi_hex(src[i + 1]);
-            lo = mi_hex(src[i + 2]);
-
-            if (hi < 0 || lo < 0) {
-                return -1;
-            }
-
-            c = (unsigned char) (hi << 4 | lo);
-            i += 2;
-        }
-
-        if (n == cap) {
-            return -1;
-        }
-
-        dst[n++] = c;
-    }
-
-    return n;
-}
-
-
-static int
-mi_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}

@@ -73,6 +73,9 @@ typedef struct {
 extern const mi_route_t  mi_routes[MI_ROUTE_COUNT];
 
 
+/* Builds the route tree from mi_routes: once, before the first match. */
+void mi_route_init(void);
+
 /*
  * Matches method (as sent, case-sensitive) and path (the request-target up
  * to, not including, any '?').  Fills m on every return.
@@ -89,14 +92,6 @@ const char *mi_param_name(mi_param_t param);
  * does not fit in cap bytes; no NUL is written).
  */
 size_t mi_route_allow(unsigned allow, char *buf, size_t cap);
-
-/*
- * Percent-decodes src into dst (at most cap bytes, no NUL added).
- * Returns the decoded length, or -1 on a malformed escape ("%", "%4",
- * "%zz") or when the result does not fit.  '+' is left as it is.
- */
-ssize_t mi_pct_decode(const unsigned char *src, size_t len,
-    unsigned char *dst, size_t cap);
 
 
 #endif /* MI_ROUTE_H */

@@ -251,31 +251,33 @@ mi_sign_timestamp(uint64_t ms, unsigned char *out)
 
 /*
  * Three bytes make four characters: two 12-bit halves, each looked up as
- * a pair of characters in a 4096-entry table built on first use, so that
- * a signature takes 22 lookups rather than 44, six bytes at a time.
+ * a pair of characters in a 4096-entry table that mi_sign_init() builds,
+ * so that a signature takes 22 lookups rather than 44, six bytes at a time.
  */
+
+static const char     mi_base64_basis[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static unsigned char  mi_base64_pairs[4096][2];
+
+
+void
+mi_sign_init(void)
+{
+    size_t  i;
+
+    for (i = 0; i < 4096; i++) {
+        mi_base64_pairs[i][0] = mi_base64_basis[i >> 6];
+        mi_base64_pairs[i][1] = mi_base64_basis[i & 0x3f];
+    }
+}
+
 
 size_t
 mi_base64_encode(const unsigned char *src, size_t len, unsigned char *dst)
 {
-    size_t          i;
     uint32_t        v;
     uint64_t        w;
     unsigned char  *d;
-
-    static const char     basis[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    static unsigned char  pairs[4096][2];
-    static int            ready;
-
-    if (!ready) {
-        for (i = 0; i < 4096; i++) {
-            pairs[i][0] = basis[i >> 6];
-            pairs[i][1] = basis[i & 0x3f];
-        }
-
-        ready = 1;
-    }
 
     d = dst;
 
@@ -288,10 +290,10 @@ mi_base64_encode(const unsigned char *src, size_t len, unsigned char *dst)
 #endif
         w >>= 16;
 
-        memcpy(d, pairs[w >> 36], 2);
-        memcpy(d + 2, pairs[(w >> 24) & 0xfff], 2);
-        memcpy(d + 4, pairs[(w >> 12) & 0xfff], 2);
-        memcpy(d + 6, pairs[w & 0xfff], 2);
+        memcpy(d, mi_base64_pairs[w >> 36], 2);
+        memcpy(d + 2, mi_base64_pairs[(w >> 24) & 0xfff], 2);
+        memcpy(d + 4, mi_base64_pairs[(w >> 12) & 0xfff], 2);
+        memcpy(d + 6, mi_base64_pairs[w & 0xfff], 2);
 
         d += 8;
         src += 6;
@@ -301,8 +303,8 @@ mi_base64_encode(const unsigned char *src, size_t len, unsigned char *dst)
     while (len > 2) {
         v = (uint32_t) src[0] << 16 | (uint32_t) src[1] << 8 | src[2];
 
-        memcpy(d, pairs[v >> 12], 2);
-        memcpy(d + 2, pairs[v & 0xfff], 2);
+        memcpy(d, mi_base64_pairs[v >> 12], 2);
+        memcpy(d + 2, mi_base64_pairs[v & 0xfff], 2);
 
         d += 4;
         src += 3;
@@ -310,15 +312,15 @@ mi_base64_encode(const unsigned char *src, size_t len, unsigned char *dst)
     }
 
     if (len) {
-        *d++ = basis[(src[0] >> 2) & 0x3f];
+        *d++ = mi_base64_basis[(src[0] >> 2) & 0x3f];
 
         if (len == 1) {
-            *d++ = basis[(src[0] & 3) << 4];
+            *d++ = mi_base64_basis[(src[0] & 3) << 4];
             *d++ = '=';
 
         } else {
-            *d++ = basis[((src[0] & 3) << 4) | (src[1] >> 4)];
-            *d++ = basis[(src[1] & 0x0f) << 2];
+            *d++ = mi_base64_basis[((src[0] & 3) << 4) | (src[1] >> 4)];
+            *d++ = mi_base64_basis[(src[1] & 0x0f) << 2];
         }
 
         *d++ = '=';

@@ -73,6 +73,9 @@ void mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method,
  */
 size_t mi_sign_timestamp(uint64_t ms, unsigned char *out);
 
+/* Builds the Base64 table: once, before the first signature or encoding. */
+void mi_sign_init(void);
+
 /* Standard Base64 with padding of len bytes; returns the length written. */
 size_t mi_base64_encode(const unsigned char *src, size_t len,
     unsigned char *dst);

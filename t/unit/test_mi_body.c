@@ -1345,6 +1345,8 @@ main(void)
         cmocka_unit_test(test_message_bounds),
     };
 
+    mi_body_tables_init();
+
     int            failed;
     mi_body_isa_t  isa;
 

@@ -593,5 +593,7 @@ main(void)
         cmocka_unit_test(test_list_state),
     };
 
+    mi_body_tables_init();
+
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

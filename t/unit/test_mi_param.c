@@ -253,5 +253,7 @@ main(void)
         cmocka_unit_test(test_random_values),
     };
 
+    mi_route_init();
+
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

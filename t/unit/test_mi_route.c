@@ -723,5 +723,7 @@ main(void)
         cmocka_unit_test(test_param_name),
     };
 
+    mi_route_init();
+
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -325,5 +325,7 @@ main(void)
         cmocka_unit_test(test_timestamp),
     };
 
+    mi_sign_init();
+
     return cmocka_run_group_tests_name("mi_sign", tests, NULL, NULL);
 }

@@ -73,7 +73,7 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
 
     /* a redirect may have taken r out of its signing location: still counted */
 
-    ctx = ngx_http_mi_ctx_last(r);
+    ctx = ngx_http_mi_get_module_ctx(r);
 
     if (ctx == NULL) {
         return NGX_OK;
@@ -391,42 +391,6 @@ ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * "mi_metrics" and "mi_health": the location answers with the handler in
- * cmd->post, and the metrics zone is needed.
- */
-
-char *
-ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_mi_loc_conf_t *mlcf = conf;
-
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_http_mi_main_conf_t   *mmcf;
-
-    if (mlcf->endpoint) {
-        if (mlcf->endpoint == &cmd->name) {
-            return "is duplicate";
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" and \"%V\" in one location",
-                           mlcf->endpoint, &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    mlcf->endpoint = &cmd->name;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = (ngx_http_handler_pt) cmd->post;
-
-    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
-    mmcf->metrics_wanted = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-/*
  * Postconfiguration: the zone named by mi_metrics_zone, else the default
  * one if mi_metrics or mi_health asks for it; without a zone nothing is
  * counted and the log phase is left alone.
@@ -466,17 +430,4 @@ ngx_http_mi_metrics_init(ngx_conf_t *cf)
     *h = ngx_http_mi_metrics_log_handler;
 
     return NGX_OK;
-}
-
-
-/* The endpoints answer GET and HEAD; a body sent anyway is dropped. */
-
-ngx_int_t
-ngx_http_mi_endpoint_start(ngx_http_request_t *r)
-{
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    return ngx_http_discard_request_body(r);
 }

@@ -1,20 +1,25 @@
 
 /*
- * ngx_http_mi_module: what the module's nginx files share.
+ * ngx_http_mi_module: what the module's nginx files share.  Where each
+ * piece lives (docs/design.md has the request's path through them):
  *
- *   ngx_http_mi_module.c     directives, configuration, the phase handler,
- *                            header edits and variables
- *   ngx_http_mi_validate.c   route, parameter and body checks
- *   ngx_http_mi_body_filter.c  the body checked as nginx reads it
+ *   ../ngx_http_mi_module.c  directives, configuration, postconfiguration
+ *   ngx_http_mi_handler.c    the request path: the rewrite and precontent
+ *                            phase handlers, the request-target, signing
+ *   ngx_http_mi_ctx.c        a request's context, found after a redirect
+ *   ngx_http_mi_validate.c   route, parameter and header checks
+ *   ngx_http_mi_body.c       the request body: read, filtered, checked
  *   ngx_http_mi_headers.c    the request headers the upstream sees
- *   ngx_http_mi_error.c      JSON error responses, the error page filter
- *   ngx_http_mi_metrics.c    the counters' shared zone, counting at the log
- *                            phase, what the module's endpoints share
+ *   ngx_http_mi_keys.c       the key directives, key files, keys in use
+ *   ngx_http_mi_error.c      JSON errors, nginx's error pages replaced
+ *   ngx_http_mi_endpoint.c   what mi_metrics and mi_health share
+ *   ngx_http_mi_metrics.c    the counters' shared zone, counted at the log
+ *                            phase
  *   ngx_http_mi_prometheus.c the counters in Prometheus's format (mi_metrics)
  *   ngx_http_mi_health.c     the readiness rule and its JSON (mi_health)
+ *   ngx_http_mi_variables.c  the $mi_ variables
  *   ngx_http_mi_request_id.c $mi_request_id
- *   ngx_http_mi_log.c        what the error log tells the operator: the
- *                            keys in use, why the upstream refused one
+ *   ngx_http_mi_log.c        why the upstream refused a signed request
  */
 
 #ifndef _NGX_HTTP_MI_MODULE_H_INCLUDED_
@@ -168,25 +173,6 @@ typedef struct {
 } ngx_http_mi_headers_t;
 
 
-/* under AddressSanitizer, memory the module keeps but must not touch */
-#if defined(__SANITIZE_ADDRESS__)
-#define NGX_HTTP_MI_ASAN  1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NGX_HTTP_MI_ASAN  1
-#endif
-#endif
-
-#if (NGX_HTTP_MI_ASAN)
-#include <sanitizer/asan_interface.h>
-#define NGX_HTTP_MI_POISON(p, n)    ASAN_POISON_MEMORY_REGION(p, n)
-#define NGX_HTTP_MI_UNPOISON(p, n)  ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define NGX_HTTP_MI_POISON(p, n)
-#define NGX_HTTP_MI_UNPOISON(p, n)
-#endif
-
-
 /* the signing headers and a Content-Type */
 #define NGX_HTTP_MI_ADDED_HEADERS  4
 
@@ -195,7 +181,7 @@ typedef struct ngx_http_mi_ctx_s  ngx_http_mi_ctx_t;
 
 /*
  * A request's context, with everything the module keeps for the request:
- * it comes from the worker (ngx_http_mi_ctx_create), not from r->pool.
+ * the data of a cleanup of r->pool (ngx_http_mi_ctx.c), zeroed whole.
  */
 struct ngx_http_mi_ctx_s {
     ngx_int_t                   verdict;    /* of the checks, acted upon */
@@ -210,20 +196,13 @@ struct ngx_http_mi_ctx_s {
     ngx_str_t                  *content_type_alias;  /* "Content_Type" */
     ngx_str_t                   timestamp;
     mi_body_check_t            *body;       /* fed by the body filter */
-    ngx_http_mi_ctx_t          *next;       /* in the worker's spare list */
     ngx_http_request_t         *request;
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
-    unsigned                    reading_body:1; /* in read_client_..._body */
 
-    /*
-     * From here on, not zeroed: each is written whole before it is read
-     * (record: read only once view, built whole, is installed).
-     */
     ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t       record;     /* where headers is, if new */
-    ngx_http_cleanup_t          cleanup;    /* restores record, if new */
     ngx_list_t                  view;       /* what the upstream will see */
     u_char                      timestamp_buf[MI_TIMESTAMP_LEN];
     u_char                      signature[MI_SIGNATURE_LEN];
@@ -233,10 +212,23 @@ struct ngx_http_mi_ctx_s {
 };
 
 
-/* ngx_http_mi_module.c */
-ngx_http_mi_ctx_t *ngx_http_mi_ctx_create(ngx_http_request_t *r);
-ngx_http_mi_ctx_t *ngx_http_mi_ctx_last(ngx_http_request_t *r);
+/* ngx_http_mi_handler.c */
+ngx_int_t ngx_http_mi_rewrite_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mi_precontent_handler(ngx_http_request_t *r);
 
+/* ngx_http_mi_ctx.c */
+ngx_http_mi_ctx_t *ngx_http_mi_ctx_create(ngx_http_request_t *r);
+ngx_http_mi_ctx_t *ngx_http_mi_get_module_ctx(ngx_http_request_t *r);
+
+/* ngx_http_mi_validate.c */
+ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_check_content_type(ngx_http_request_t *r);
+
+/* ngx_http_mi_body.c */
+ngx_int_t ngx_http_mi_body_read(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_body_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_mi_headers.c */
 ngx_int_t ngx_http_mi_headers_prepare(ngx_http_request_t *r,
@@ -248,33 +240,37 @@ void ngx_http_mi_headers_install(ngx_http_request_t *r,
 ngx_int_t ngx_http_mi_headers_restore(ngx_http_request_t *r);
 void ngx_http_mi_headers_init(void);
 
-/* ngx_http_mi_validate.c */
-ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
-    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
-
-/* ngx_http_mi_body_filter.c */
-ngx_int_t ngx_http_mi_body_start(ngx_http_request_t *r,
-    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
-ngx_int_t ngx_http_mi_body_filter_init(ngx_conf_t *cf);
+/* ngx_http_mi_keys.c */
+char *ngx_http_mi_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_mi_key_in_use(ngx_conf_t *cf,
+    ngx_http_mi_loc_conf_t *mlcf);
+void ngx_http_mi_log_keys(ngx_cycle_t *cycle);
 
 /* ngx_http_mi_error.c */
 ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
     ngx_http_mi_error_e error, const char *fmt, ...);
 ngx_int_t ngx_http_mi_send_error(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
-ngx_int_t ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_buf_t *b);
 ngx_int_t ngx_http_mi_error_filter_init(ngx_conf_t *cf);
 ngx_str_t *ngx_http_mi_error_code(ngx_http_mi_error_e error);
+
+/* ngx_http_mi_endpoint.c */
+char *ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_mi_endpoint_start(ngx_http_request_t *r);
+ngx_int_t ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
 
 /* ngx_http_mi_metrics.c */
 char *ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-char *ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_mi_metrics_init(ngx_conf_t *cf);
 void ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
     ngx_http_mi_upstream_health_t *uh);
-ngx_int_t ngx_http_mi_endpoint_start(ngx_http_request_t *r);
 
 /* ngx_http_mi_prometheus.c */
 ngx_int_t ngx_http_mi_metrics_handler(ngx_http_request_t *r);
@@ -284,19 +280,20 @@ ngx_int_t ngx_http_mi_health_handler(ngx_http_request_t *r);
 ngx_uint_t ngx_http_mi_ready(ngx_http_request_t *r,
     ngx_http_mi_upstream_health_t *uh);
 
+/* ngx_http_mi_variables.c */
+ngx_int_t ngx_http_mi_variables_add(ngx_conf_t *cf);
+
 /* ngx_http_mi_request_id.c */
 ngx_int_t ngx_http_mi_request_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_mi_request_id_init(ngx_conf_t *cf);
 
 /* ngx_http_mi_log.c */
-ngx_int_t ngx_http_mi_key_in_use(ngx_conf_t *cf,
-    ngx_http_mi_loc_conf_t *mlcf);
-void ngx_http_mi_log_keys(ngx_cycle_t *cycle);
 void ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx, ngx_http_mi_loc_conf_t *mlcf);
 
 
+extern ngx_conf_post_t  ngx_http_mi_access_key_post;
 extern ngx_module_t  ngx_http_mi_module;
 extern ngx_str_t     ngx_http_mi_json_type;
 

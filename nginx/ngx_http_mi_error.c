@@ -1,7 +1,7 @@
 /*
  * ngx_http_mi_module: the JSON errors.  A refusal is recorded first
  * (ngx_http_mi_reject), then answered (ngx_http_mi_send_error, through
- * ngx_http_mi_send_text, which mi_metrics and mi_health answer with too);
+ * ngx_http_mi_send_text of ngx_http_mi_endpoint.c);
  * nginx's own error pages in a signing location are replaced with the same
  * JSON by a header and body filter, which also has upstream refusals of a
  * signed request explained in the error log (ngx_http_mi_log.c).
@@ -30,8 +30,8 @@ static ngx_uint_t ngx_http_mi_core_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mi_core_error(ngx_http_request_t *r);
 static ngx_buf_t *ngx_http_mi_error_body(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
-static ngx_int_t ngx_http_mi_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mi_body_filter(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mi_error_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_error_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
 
@@ -219,40 +219,6 @@ ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 
 
 /*
- * Answers a whole response held in one buffer: the one road of every
- * response the module makes (its refusals, mi_metrics, mi_health).
- */
-
-ngx_int_t
-ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_buf_t *b)
-{
-    ngx_int_t    rc;
-    ngx_chain_t  out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_type = *type;
-    r->headers_out.content_type_lowcase = NULL;
-
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-/*
  * {"code":"...","message":"..."} for the error recorded in ctx, with the
  * response headers that go with it.
  */
@@ -310,7 +276,7 @@ ngx_http_mi_error_body(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
  */
 
 static ngx_int_t
-ngx_http_mi_header_filter(ngx_http_request_t *r)
+ngx_http_mi_error_header_filter(ngx_http_request_t *r)
 {
     ngx_http_mi_ctx_t       *ctx;
     ngx_http_mi_loc_conf_t  *mlcf;
@@ -451,7 +417,7 @@ ngx_http_mi_core_error(ngx_http_request_t *r)
  */
 
 static ngx_int_t
-ngx_http_mi_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+ngx_http_mi_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     ngx_chain_t         out;
     ngx_http_mi_ctx_t  *ctx;
@@ -479,10 +445,10 @@ ngx_int_t
 ngx_http_mi_error_filter_init(ngx_conf_t *cf)
 {
     ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_mi_header_filter;
+    ngx_http_top_header_filter = ngx_http_mi_error_header_filter;
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_mi_body_filter;
+    ngx_http_top_body_filter = ngx_http_mi_error_body_filter;
 
     return NGX_OK;
 }

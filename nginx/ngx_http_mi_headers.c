@@ -111,19 +111,13 @@ ngx_http_mi_headers_prepare(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
     hs = ngx_http_mi_headers_find(r);
 
     if (hs == NULL) {
+        cln = ngx_http_cleanup_add(r, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
 
-        /*
-         * What ngx_http_cleanup_add() does (r is r->main here), with the
-         * cleanup in the context: the context's memory stays in the pool
-         * after a redirect, and goes back to the worker only when the
-         * pool is destroyed, after the request cleanups have run.
-         */
-
-        cln = &ctx->cleanup;
         cln->handler = ngx_http_mi_headers_cleanup;
         cln->data = &ctx->record;
-        cln->next = r->cleanup;
-        r->cleanup = cln;
 
         hs = &ctx->record;
         hs->request = r;

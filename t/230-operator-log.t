@@ -71,7 +71,7 @@ EOF
 my $port = $ngx->{port};
 my $P = '/api/v1/workspaces/my-ws/projects/1234/assets/5678';
 
-# the fingerprint the README tells operators to compute by hand
+# the fingerprint docs/ngx_http_mi_module.md tells operators to compute
 sub fingerprint { substr(sha256_hex("mi-secret-fingerprint:$_[0]"), 0, 8) }
 
 sub log_lines { split /\n/, MiTest::read_file($ngx->{error_log}) }

@@ -91,7 +91,8 @@ test_empty_args_differ(void **state)
 
 
 /*
- * The fingerprint the README tells operators to compute by hand:
+ * The fingerprint docs/ngx_http_mi_module.md tells operators to compute
+ * by hand:
  *   printf 'mi-secret-fingerprint:%s' ncp-secret-example | sha256sum
  * and it differs for secrets that differ in one byte.
  */

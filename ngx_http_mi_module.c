@@ -507,7 +507,8 @@ ngx_http_mi_init(ngx_conf_t *cf)
     *h = ngx_http_mi_precontent_handler;
 
     if (ngx_http_mi_metrics_init(cf) != NGX_OK
-        || ngx_http_mi_request_id_init(cf) != NGX_OK)
+        || ngx_http_mi_request_id_init(cf) != NGX_OK
+        || ngx_http_mi_variables_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

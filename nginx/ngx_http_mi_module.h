@@ -35,6 +35,7 @@
 #include "mi_prom.h"
 #include "mi_route.h"
 #include "mi_sign.h"
+#include "mi_utf8.h"
 
 
 #define NGX_HTTP_MI_VERSION        "0.2.0"
@@ -117,6 +118,7 @@ typedef struct {
     ngx_shm_zone_t             *metrics;    /* NULL: nothing is counted */
     ngx_uint_t                  metrics_wanted;  /* mi_metrics, mi_health */
     ngx_int_t                   request_id_index;
+    ngx_int_t                   status_index;
 } ngx_http_mi_main_conf_t;
 
 
@@ -282,6 +284,7 @@ ngx_uint_t ngx_http_mi_ready(ngx_http_request_t *r,
 
 /* ngx_http_mi_variables.c */
 ngx_int_t ngx_http_mi_variables_add(ngx_conf_t *cf);
+ngx_int_t ngx_http_mi_variables_init(ngx_conf_t *cf);
 
 /* ngx_http_mi_request_id.c */
 ngx_int_t ngx_http_mi_request_id_variable(ngx_http_request_t *r,

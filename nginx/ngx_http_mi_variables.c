@@ -4,7 +4,9 @@
  * $mi_error_code read the context of the last signing location the request
  * was in (so that a request redirected out of one is logged as what the
  * module made of it); $mi_version is the module's; $mi_request_id is
- * ngx_http_mi_request_id.c's.
+ * ngx_http_mi_request_id.c's.  $mi_status and $mi_utf8_NAME are for the
+ * JSON access log: a number where $status may be "000", and another
+ * variable's value made valid UTF-8, which escape=json alone does not do.
  */
 
 #include "ngx_http_mi_module.h"
@@ -13,6 +15,10 @@
 static ngx_int_t ngx_http_mi_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mi_version_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mi_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mi_utf8_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
@@ -33,11 +39,18 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
     { ngx_string("mi_request_id"), NULL, ngx_http_mi_request_id_variable,
       0, 0, 0 },
 
+    { ngx_string("mi_status"), NULL, ngx_http_mi_status_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mi_utf8_"), NULL, ngx_http_mi_utf8_variable,
+      0, NGX_HTTP_VAR_PREFIX|NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
 
 static ngx_str_t  ngx_http_mi_version = ngx_string(NGX_HTTP_MI_VERSION);
+static ngx_str_t  ngx_http_mi_utf8_prefix = ngx_string("mi_utf8_");
 
 
 /* $mi_timestamp, $mi_route, $mi_error_code: an ngx_str_t of the context. */
@@ -87,6 +100,107 @@ ngx_http_mi_version_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * $mi_status: $status without the zeros nginx pads it with, so a JSON
+ * number: 0 where $status is "000" (no status was set: the client went
+ * away first), 9 where it is "009" (an HTTP/0.9 answer, which has none).
+ */
+
+static ngx_int_t
+ngx_http_mi_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                     *p, *last;
+    ngx_http_mi_main_conf_t    *mmcf;
+    ngx_http_variable_value_t  *status;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mi_module);
+
+    status = ngx_http_get_indexed_variable(r, mmcf->status_index);
+
+    if (status == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (status->not_found || status->len == 0) {
+        p = (u_char *) "0";
+        last = p + 1;
+
+    } else {
+        p = status->data;
+        last = p + status->len;
+
+        while (p < last - 1 && *p == '0') {
+            p++;
+        }
+    }
+
+    v->len = last - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $mi_utf8_NAME: the value of $NAME with each byte that is not part of a
+ * valid UTF-8 character replaced by U+FFFD (mi_utf8.h); escape=json then
+ * makes any value a valid JSON string.  Not found where $NAME is not.
+ */
+
+static ngx_int_t
+ngx_http_mi_utf8_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t *name = (ngx_str_t *) data;
+
+    u_char                     *p;
+    size_t                      len;
+    ngx_str_t                   source;
+    ngx_http_variable_value_t  *value;
+
+    source.len = name->len - ngx_http_mi_utf8_prefix.len;
+    source.data = name->data + ngx_http_mi_utf8_prefix.len;
+
+    value = ngx_http_get_variable(r, &source,
+                                  ngx_hash_key(source.data, source.len));
+
+    if (value == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (value->not_found || !value->valid) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    len = mi_utf8_repair(NULL, value->data, value->len);
+
+    if (len == value->len) {
+        p = value->data;
+
+    } else {
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) mi_utf8_repair(p, value->data, value->len);
+    }
+
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
 
 /* Preconfiguration: the variables exist before the configuration is read. */
 
@@ -103,6 +217,65 @@ ngx_http_mi_variables_add(ngx_conf_t *cf)
 
         var->get_handler = v->get_handler;
         var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Postconfiguration: $status for $mi_status, and the variable each
+ * $mi_utf8_NAME in the configuration reads, so that nginx refuses to start
+ * with an unknown NAME ('unknown "NAME" variable'), as it does with any
+ * unknown variable.
+ */
+
+ngx_int_t
+ngx_http_mi_variables_init(ngx_conf_t *cf)
+{
+    ngx_str_t                   name, status = ngx_string("status");
+    ngx_uint_t                  i;
+    ngx_http_variable_t        *v;
+    ngx_http_mi_main_conf_t    *mmcf;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
+
+    mmcf->status_index = ngx_http_get_variable_index(cf, &status);
+
+    if (mmcf->status_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* the names added here join the array, which may move: read it anew */
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        v = cmcf->variables.elts;
+        name = v[i].name;
+
+        if (name.len < ngx_http_mi_utf8_prefix.len
+            || ngx_strncmp(name.data, ngx_http_mi_utf8_prefix.data,
+                           ngx_http_mi_utf8_prefix.len)
+               != 0)
+        {
+            continue;
+        }
+
+        name.len -= ngx_http_mi_utf8_prefix.len;
+        name.data += ngx_http_mi_utf8_prefix.len;
+
+        if (name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"$%V\" names no variable",
+                               &ngx_http_mi_utf8_prefix);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_get_variable_index(cf, &name) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;

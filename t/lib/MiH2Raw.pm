@@ -181,6 +181,20 @@ sub request {
 }
 
 
+# Opens a stream with a header block the caller made: its fields in any
+# order, or cut short (flags without END_HEADERS).  Returns the stream id.
+sub open_stream {
+    my ($self, $block, $flags) = @_;
+    my $id = $self->{next_id};
+    $self->{next_id} += 2;
+
+    $self->frame(HEADERS, $flags, $id, $block);
+    $self->{streams}{$id} = { h => {}, body => '', frames => [] };
+
+    return $id;
+}
+
+
 # A round trip: returns once the server acknowledged a PING, so every
 # frame it queued before reading the PING has arrived.
 sub ping {

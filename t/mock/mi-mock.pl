@@ -18,6 +18,8 @@
 #   hang          never answer (until the peer closes)
 #   reset         close the connection with a TCP reset
 #   close         close the connection without an answer
+#   http09        answer as HTTP/0.9 does: the body alone, with no status
+#                 line and no headers, then close
 #   big-header    answer 200 with a 64 KiB header
 #   status NNN    answer NNN with the gateway's JSON error envelope
 #                 (and "status NNN no-date": without a Date header)
@@ -139,6 +141,11 @@ sub serve {
             return;
 
         } elsif ($mode eq 'close') {
+            close $c;
+            return;
+
+        } elsif ($mode eq 'http09') {
+            print {$c} $body;
             close $c;
             return;
 

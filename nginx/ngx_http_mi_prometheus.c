@@ -127,7 +127,8 @@ static ngx_http_mi_counters_t  ngx_http_mi_counters[] = {
 
     { ngx_string("nginx_mi_upstream_denied_total"),
       ngx_string("Upstream answers 401 and 403 (also in the 4xx class): "
-                 "the API refused the key, the signature or the clock."),
+                 "the API refused the key, the signature, the clock or "
+                 "a permission."),
       ngx_string("status"), ngx_http_mi_denial_labels,
       NGX_HTTP_MI_DENIALS, offsetof(ngx_http_mi_metrics_t, denied),
       NGX_HTTP_MI_UPSTREAM_ROUTES }

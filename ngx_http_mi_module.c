@@ -515,7 +515,9 @@ ngx_http_mi_init(ngx_conf_t *cf)
 
     ngx_http_mi_headers_init();
 
-    if (ngx_http_mi_body_filter_init(cf) != NGX_OK) {
+    if (ngx_http_mi_body_filter_init(cf) != NGX_OK
+        || ngx_http_mi_refusal_filter_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -3,8 +3,8 @@
  * (ngx_http_mi_reject), then answered (ngx_http_mi_send_error, through
  * ngx_http_mi_send_text of ngx_http_mi_endpoint.c);
  * nginx's own error pages in a signing location are replaced with the same
- * JSON by a header and body filter, which also has upstream refusals of a
- * signed request explained in the error log (ngx_http_mi_log.c).
+ * JSON by a header and body filter, which also hands the upstream's
+ * refusals of a signed request over to ngx_http_mi_refusal.c.
  */
 
 #include "ngx_http_mi_module.h"
@@ -301,7 +301,7 @@ ngx_http_mi_error_header_filter(ngx_http_request_t *r)
              || r->headers_out.status == NGX_HTTP_FORBIDDEN)
             && r->upstream && ctx && ctx->signed_request)
         {
-            ngx_http_mi_log_upstream_refusal(r, ctx, mlcf);
+            ngx_http_mi_upstream_refused(r, ctx, mlcf);
         }
 
         return ngx_http_next_header_filter(r);

@@ -13,6 +13,7 @@
 
 
 static u_char *ngx_http_mi_write_string(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_mi_write_age(u_char *p, time_t when);
 
 
 static ngx_str_t  ngx_http_mi_health_status[] = {
@@ -24,8 +25,12 @@ static ngx_str_t  ngx_http_mi_health_status[] = {
 /*
  * The rule, as docs/ngx_http_mi_module.md states it: ready when at least
  * one location signs (nginx refuses a configuration where one lacks its
- * access key or secret), unless within the window the upstream answered
- * 401 or 403 and nothing else below 500.
+ * access key or secret), unless the upstream's last answers about these
+ * keys were NGX_HTTP_MI_AUTH_FAILURES authentication failures or more in
+ * a row, the last of them within the window.  Only the API Gateway's
+ * errorCode "200" counts, which no client can ask for; a success ends the
+ * run, and a configuration with other keys starts afresh.  The window lets
+ * a gateway that a load balancer took out of rotation be tried again.
  */
 
 ngx_uint_t
@@ -41,12 +46,8 @@ ngx_http_mi_ready(ngx_http_request_t *r, ngx_http_mi_upstream_health_t *uh)
         return 0;
     }
 
-    if (uh->recent_denied == 0) {
-        return 1;
-    }
-
-    return uh->last_success != 0
-           && ngx_time() - uh->last_success < NGX_HTTP_MI_HEALTH_WINDOW;
+    return uh->auth_failures < NGX_HTTP_MI_AUTH_FAILURES
+           || ngx_time() - uh->last_auth_failure >= NGX_HTTP_MI_HEALTH_WINDOW;
 }
 
 
@@ -54,7 +55,9 @@ ngx_http_mi_ready(ngx_http_request_t *r, ngx_http_mi_upstream_health_t *uh)
  * {"status":"ok","version":"0.3.0","keys":[{"location_key":"/etc/...",
  * "access_key":"AK...","fingerprint":"1a2b3c4d","loaded_at":
  * "2026-10-01T12:00:00Z"}],"upstream":{"last_success_age_seconds":3,
- * "recent_401":0}}, with 200 when ready and 503 when not.
+ * "consecutive_authentication_failures":0,
+ * "last_authentication_failure_age_seconds":null}}, with 200 when ready
+ * and 503 when not.
  */
 
 ngx_int_t
@@ -82,8 +85,9 @@ ngx_http_mi_health_handler(ngx_http_request_t *r)
 
     size = sizeof("{\"status\":\"degraded\",\"version\":\"\",\"keys\":[],"
                   "\"upstream\":{\"last_success_age_seconds\":,"
-                  "\"recent_401\":}}\n")
-           + sizeof(NGX_HTTP_MI_VERSION) + 2 * NGX_TIME_T_LEN;
+                  "\"consecutive_authentication_failures\":,"
+                  "\"last_authentication_failure_age_seconds\":}}\n")
+           + sizeof(NGX_HTTP_MI_VERSION) + 3 * NGX_TIME_T_LEN;
 
     for (i = 0; i < mmcf->keys.nelts; i++) {
         size += sizeof("{\"location_key\":\"\",\"access_key\":\"\","
@@ -117,15 +121,13 @@ ngx_http_mi_health_handler(ngx_http_request_t *r)
     }
 
     p = ngx_sprintf(p, "],\"upstream\":{\"last_success_age_seconds\":");
+    p = ngx_http_mi_write_age(p, uh.last_success);
+    p = ngx_sprintf(p, ",\"consecutive_authentication_failures\":%ui,"
+                    "\"last_authentication_failure_age_seconds\":",
+                    uh.auth_failures);
+    p = ngx_http_mi_write_age(p, uh.last_auth_failure);
 
-    if (uh.last_success) {
-        p = ngx_sprintf(p, "%T", ngx_max(ngx_time() - uh.last_success, 0));
-
-    } else {
-        p = ngx_sprintf(p, "null");
-    }
-
-    b->last = ngx_sprintf(p, ",\"recent_401\":%ui}}\n", uh.recent_denied);
+    b->last = ngx_sprintf(p, "}}\n");
 
     return ngx_http_mi_send_text(r, ready ? NGX_HTTP_OK
                                           : NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -143,4 +145,17 @@ ngx_http_mi_write_string(u_char *p, ngx_str_t *s)
     *p++ = '"';
 
     return p;
+}
+
+
+/* Seconds since when, or null for never (0). */
+
+static u_char *
+ngx_http_mi_write_age(u_char *p, time_t when)
+{
+    if (when == 0) {
+        return ngx_sprintf(p, "null");
+    }
+
+    return ngx_sprintf(p, "%T", ngx_max(ngx_time() - when, 0));
 }

@@ -567,6 +567,50 @@ ngx_http_mi_key_in_use(ngx_conf_t *cf, ngx_http_mi_loc_conf_t *mlcf)
 }
 
 
+/*
+ * The keys in use as one number: the sum of a CRC32 of each access key and
+ * secret's fingerprint, once each, in any order.  The readiness rule's
+ * evidence is about these keys (ngx_http_mi_metrics.c): a configuration
+ * with other keys starts it afresh.
+ */
+
+uint32_t
+ngx_http_mi_keys_id(ngx_http_mi_main_conf_t *mmcf)
+{
+    uint32_t                id, crc;
+    ngx_uint_t              i, j;
+    ngx_http_mi_key_use_t  *use;
+
+    use = mmcf->keys.elts;
+    id = 0;
+
+    for (i = 0; i < mmcf->keys.nelts; i++) {
+
+        for (j = 0; j < i; j++) {
+            if (ngx_memcmp(use[j].key->fingerprint, use[i].key->fingerprint,
+                           MI_FINGERPRINT_LEN) == 0
+                && ngx_http_mi_str_eq(&use[j].access_key, &use[i].access_key))
+            {
+                break;
+            }
+        }
+
+        if (j < i) {
+            continue;
+        }
+
+        ngx_crc32_init(crc);
+        ngx_crc32_update(&crc, use[i].access_key.data, use[i].access_key.len);
+        ngx_crc32_update(&crc, use[i].key->fingerprint, MI_FINGERPRINT_LEN);
+        ngx_crc32_final(crc);
+
+        id += crc;
+    }
+
+    return id;
+}
+
+
 static ngx_uint_t
 ngx_http_mi_str_eq(ngx_str_t *a, ngx_str_t *b)
 {

@@ -21,20 +21,30 @@
 
 
 /*
- * One slot a second of the readiness window holds the second (high half)
- * and the 401 and 403 answers in it (low half), so that one compare-and-
- * swap starts a new second or counts in the current one.  With a 32-bit
- * ngx_atomic_t the second is kept modulo 65536.
+ * The readiness rule counts the upstream's authentication failures in a
+ * row (a 401 with the API Gateway's errorCode "200": the access key, the
+ * signature or the clock) in one word with the keys they are about: the
+ * keys' id (ngx_http_mi_keys_id) in the high half, the count in the low
+ * half.  One compare-and-swap then counts a failure, and one resets the
+ * count at a success, only for the keys the worker signs with: the old
+ * workers of a reload that changed the keys count no more, and the new
+ * keys start from zero.  With a 32-bit ngx_atomic_t, 16 bits of the id
+ * are kept.
  */
-#define NGX_HTTP_MI_SLOT_SHIFT       (sizeof(ngx_atomic_uint_t) * 4)
-#define NGX_HTTP_MI_SLOT_COUNT                                                \
-    (((ngx_atomic_uint_t) 1 << NGX_HTTP_MI_SLOT_SHIFT) - 1)
+#define NGX_HTTP_MI_RUN_SHIFT        (sizeof(ngx_atomic_uint_t) * 4)
+#define NGX_HTTP_MI_RUN_COUNT                                                 \
+    (((ngx_atomic_uint_t) 1 << NGX_HTTP_MI_RUN_SHIFT) - 1)
+#define ngx_http_mi_run_keys(id)                                              \
+    ((ngx_atomic_uint_t) (id) << NGX_HTTP_MI_RUN_SHIFT)
 
 
 static ngx_int_t ngx_http_mi_metrics_log_handler(ngx_http_request_t *r);
 static void ngx_http_mi_count_upstream(ngx_http_request_t *r,
-    ngx_http_mi_metrics_t *m, ngx_uint_t route);
-static void ngx_http_mi_count_denial(ngx_http_mi_metrics_t *m, time_t now);
+    ngx_http_mi_metrics_t *m, ngx_uint_t route, ngx_http_mi_ctx_t *ctx);
+static void ngx_http_mi_count_auth_failure(ngx_http_mi_metrics_t *m,
+    uint32_t keys_id, time_t now);
+static void ngx_http_mi_count_success(ngx_http_mi_metrics_t *m,
+    uint32_t keys_id, time_t now);
 static ngx_int_t ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_mi_metrics_add_zone(ngx_conf_t *cf,
@@ -94,7 +104,7 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
     if (ctx->signed_request) {
         (void) ngx_atomic_fetch_add(&m->requests[route][NGX_HTTP_MI_SIGNED],
                                     1);
-        ngx_http_mi_count_upstream(r, m, route);
+        ngx_http_mi_count_upstream(r, m, route, ctx);
 
     } else if (ctx->error_code.len) {
         (void) ngx_atomic_fetch_add(
@@ -137,11 +147,11 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
 
 static void
 ngx_http_mi_count_upstream(ngx_http_request_t *r, ngx_http_mi_metrics_t *m,
-    ngx_uint_t route)
+    ngx_uint_t route, ngx_http_mi_ctx_t *ctx)
 {
-    time_t                      now;
     ngx_uint_t                  i, class, status;
     ngx_msec_t                  ms;
+    ngx_http_mi_main_conf_t    *mmcf;
     ngx_http_upstream_state_t  *state, *last;
 
     if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
@@ -181,94 +191,123 @@ ngx_http_mi_count_upstream(ngx_http_request_t *r, ngx_http_mi_metrics_t *m,
     (void) ngx_atomic_fetch_add(&m->latency[route][i], 1);
     (void) ngx_atomic_fetch_add(&m->latency_ms[route], ms);
 
-    /* the readiness rule: answers below 500 tell whether the key works */
+    /*
+     * The readiness rule: answers below 500 tell whether the key works.
+     * Of the refusals, only an authentication failure is about the key;
+     * a permission denied (a 401 with errorCode "210", or a 403) is about
+     * what the request asked for, which any client chooses.
+     */
 
     if (class == NGX_HTTP_MI_NO_RESPONSE || class == NGX_HTTP_MI_5XX) {
         return;
     }
 
-    now = ngx_time();
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mi_module);
 
     if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
         i = (status == NGX_HTTP_UNAUTHORIZED) ? NGX_HTTP_MI_401
                                               : NGX_HTTP_MI_403;
 
         (void) ngx_atomic_fetch_add(&m->denied[route][i], 1);
-        ngx_http_mi_count_denial(m, now);
+
+        if (status == NGX_HTTP_UNAUTHORIZED
+            && ctx->refusal.verdict == MI_REFUSAL_AUTHENTICATION)
+        {
+            ngx_http_mi_count_auth_failure(m, mmcf->keys_id, ngx_time());
+        }
 
         return;
     }
 
-    if (m->last_success != (ngx_atomic_uint_t) now) {
-        m->last_success = now;
+    ngx_http_mi_count_success(m, mmcf->keys_id, ngx_time());
+}
+
+
+/* One more in a row, if the run is about the keys this worker signs with. */
+
+static void
+ngx_http_mi_count_auth_failure(ngx_http_mi_metrics_t *m, uint32_t keys_id,
+    time_t now)
+{
+    ngx_atomic_uint_t  old, keys;
+
+    keys = ngx_http_mi_run_keys(keys_id);
+
+    for ( ;; ) {
+        old = m->auth_failures;
+
+        if ((old & ~NGX_HTTP_MI_RUN_COUNT) != keys) {
+            /* a reload has changed the keys since this worker started */
+            return;
+        }
+
+        if ((old & NGX_HTTP_MI_RUN_COUNT) == NGX_HTTP_MI_RUN_COUNT
+            || ngx_atomic_cmp_set(&m->auth_failures, old, old + 1))
+        {
+            break;
+        }
+    }
+
+    if (m->last_auth_failure != (ngx_atomic_uint_t) now) {
+        m->last_auth_failure = now;
     }
 }
 
 
-static void
-ngx_http_mi_count_denial(ngx_http_mi_metrics_t *m, time_t now)
-{
-    ngx_atomic_t       *slot;
-    ngx_atomic_uint_t   old, second, count;
+/*
+ * A success ends the run of its keys.  Most answers are successes: the
+ * word is only read, not written, while the run is at zero, so that the
+ * workers do not take its cache line from each other at every request.
+ */
 
-    slot = &m->denials[now % NGX_HTTP_MI_HEALTH_WINDOW];
-    second = ((ngx_atomic_uint_t) now & NGX_HTTP_MI_SLOT_COUNT)
-             << NGX_HTTP_MI_SLOT_SHIFT;
+static void
+ngx_http_mi_count_success(ngx_http_mi_metrics_t *m, uint32_t keys_id,
+    time_t now)
+{
+    ngx_atomic_uint_t  old, keys;
+
+    if (m->last_success != (ngx_atomic_uint_t) now) {
+        m->last_success = now;
+    }
+
+    keys = ngx_http_mi_run_keys(keys_id);
 
     for ( ;; ) {
-        old = *slot;
+        old = m->auth_failures;
 
-        if ((old & ~NGX_HTTP_MI_SLOT_COUNT) == second) {
-            count = old & NGX_HTTP_MI_SLOT_COUNT;
+        if (old == keys || (old & ~NGX_HTTP_MI_RUN_COUNT) != keys) {
+            return;
+        }
 
-            if (count == NGX_HTTP_MI_SLOT_COUNT) {
-                return;
-            }
-
-            if (ngx_atomic_cmp_set(slot, old, old + 1)) {
-                return;
-            }
-
-        } else if (ngx_atomic_cmp_set(slot, old, second | 1)) {
-            /* the slot held a second a window ago, or none */
+        if (ngx_atomic_cmp_set(&m->auth_failures, old, keys)) {
             return;
         }
     }
 }
 
 
-/*
- * What the upstream answered within the window: the current second and
- * the ones before it, plus one ahead (a worker's clock may run a second
- * ahead of another's).
- */
+/* What the readiness rule reads: the run counted with this worker's keys. */
 
 void
 ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
     ngx_http_mi_upstream_health_t *uh)
 {
-    ngx_uint_t                i;
-    ngx_atomic_uint_t         slot, ahead;
+    ngx_atomic_uint_t         run, keys;
     ngx_http_mi_metrics_t    *m;
     ngx_http_mi_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mi_module);
     m = mmcf->metrics->data;
 
+    run = m->auth_failures;
+    keys = ngx_http_mi_run_keys(mmcf->keys_id);
+
     uh->last_success = m->last_success;
-    uh->recent_denied = 0;
+    uh->last_auth_failure = m->last_auth_failure;
+    uh->auth_failures = 0;
 
-    ahead = (ngx_atomic_uint_t) ngx_time() + 1;
-
-    for (i = 0; i < NGX_HTTP_MI_HEALTH_WINDOW; i++) {
-        slot = m->denials[i];
-
-        if (((ahead - (slot >> NGX_HTTP_MI_SLOT_SHIFT))
-             & NGX_HTTP_MI_SLOT_COUNT)
-            <= NGX_HTTP_MI_HEALTH_WINDOW)
-        {
-            uh->recent_denied += slot & NGX_HTTP_MI_SLOT_COUNT;
-        }
+    if ((run & ~NGX_HTTP_MI_RUN_COUNT) == keys) {
+        uh->auth_failures = run & NGX_HTTP_MI_RUN_COUNT;
     }
 }
 
@@ -347,6 +386,7 @@ ngx_http_mi_metrics_add_zone(ngx_conf_t *cf, ngx_http_mi_main_conf_t *mmcf,
     }
 
     shm_zone->init = ngx_http_mi_metrics_init_zone;
+    shm_zone->data = mmcf;
 
     mmcf->metrics = shm_zone;
 
@@ -357,34 +397,55 @@ ngx_http_mi_metrics_add_zone(ngx_conf_t *cf, ngx_http_mi_main_conf_t *mmcf,
 /*
  * nginx hands over the previous cycle's data when a reload keeps the
  * zone's name and size (the same memory): the counts go on.  Otherwise the
- * zone is new and starts at zero, which Prometheus reads as a reset.
+ * zone is new and starts at zero, which Prometheus reads as a reset.  The
+ * zone's data is the configuration that made it until here, then the
+ * counters.
  */
 
 static ngx_int_t
 ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_slab_pool_t        *shpool;
-    ngx_http_mi_metrics_t  *m;
+    ngx_slab_pool_t          *shpool;
+    ngx_atomic_uint_t         keys;
+    ngx_http_mi_metrics_t    *m;
+    ngx_http_mi_main_conf_t  *mmcf;
+
+    mmcf = shm_zone->data;
 
     if (data) {
-        shm_zone->data = data;
-        return NGX_OK;
+        m = data;
+
+    } else {
+        shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+        if (shm_zone->shm.exists) {
+            m = shpool->data;
+
+        } else {
+            m = ngx_slab_calloc(shpool, sizeof(ngx_http_mi_metrics_t));
+            if (m == NULL) {
+                return NGX_ERROR;
+            }
+
+            shpool->data = m;
+        }
     }
 
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    m = ngx_slab_calloc(shpool, sizeof(ngx_http_mi_metrics_t));
-    if (m == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = m;
     shm_zone->data = m;
+
+    /*
+     * A run of authentication failures with other keys says nothing of
+     * these: it starts afresh.  The old workers may still be counting; a
+     * compare-and-swap of theirs that comes after this store fails, and
+     * they then see keys that are not theirs.
+     */
+
+    keys = ngx_http_mi_run_keys(mmcf->keys_id);
+
+    if ((m->auth_failures & ~NGX_HTTP_MI_RUN_COUNT) != keys) {
+        m->auth_failures = keys;
+        m->last_auth_failure = 0;
+    }
 
     return NGX_OK;
 }
@@ -419,6 +480,10 @@ ngx_http_mi_metrics_init(ngx_conf_t *cf)
             return NGX_ERROR;
         }
     }
+
+    /* every location is merged by now: the keys in use are known */
+
+    mmcf->keys_id = ngx_http_mi_keys_id(mmcf);
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

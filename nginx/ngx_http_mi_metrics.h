@@ -60,8 +60,10 @@ typedef struct {
                               [NGX_HTTP_MI_BODY_BOUNDS + 1];
     ngx_atomic_t          body_bytes[NGX_HTTP_MI_ROUTES];
 
+    /* the readiness rule's: see ngx_http_mi_metrics.c */
     ngx_atomic_t          last_success;     /* a second; 0: none yet */
-    ngx_atomic_t          denials[NGX_HTTP_MI_HEALTH_WINDOW];
+    ngx_atomic_t          auth_failures;    /* in a row, and the keys */
+    ngx_atomic_t          last_auth_failure;    /* a second; 0: none yet */
 } ngx_http_mi_metrics_t;
 
 

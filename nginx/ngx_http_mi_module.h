@@ -20,6 +20,8 @@
  *   ngx_http_mi_variables.c  the $mi_ variables
  *   ngx_http_mi_request_id.c $mi_request_id
  *   ngx_http_mi_log.c        why the upstream refused a signed request
+ *   ngx_http_mi_refusal.c    which refusal: a 401's errorCode, read from
+ *                            its body for the readiness rule
  */
 
 #ifndef _NGX_HTTP_MI_MODULE_H_INCLUDED_
@@ -33,6 +35,7 @@
 #include "mi_body.h"
 #include "mi_credentials.h"
 #include "mi_prom.h"
+#include "mi_refusal.h"
 #include "mi_route.h"
 #include "mi_sign.h"
 #include "mi_utf8.h"
@@ -42,7 +45,11 @@
 
 #define NGX_HTTP_MI_MESSAGE_MAX    512
 
-/* How far back, in seconds, the readiness rule looks at the upstream. */
+/*
+ * The readiness rule: this many authentication failures in a row make the
+ * gateway degraded, for this many seconds after the last of them.
+ */
+#define NGX_HTTP_MI_AUTH_FAILURES  3
 #define NGX_HTTP_MI_HEALTH_WINDOW  60
 
 
@@ -117,6 +124,7 @@ typedef struct {
 
     ngx_shm_zone_t             *metrics;    /* NULL: nothing is counted */
     ngx_uint_t                  metrics_wanted;  /* mi_metrics, mi_health */
+    uint32_t                    keys_id;    /* a hash of the keys in use */
     ngx_int_t                   request_id_index;
     ngx_int_t                   status_index;
 } ngx_http_mi_main_conf_t;
@@ -124,8 +132,10 @@ typedef struct {
 
 /* What the upstream answered lately, for the readiness rule. */
 typedef struct {
-    time_t                      last_success;   /* 0: none yet */
-    ngx_uint_t                  recent_denied;  /* 401 and 403 */
+    time_t                      last_success;       /* 0: none yet */
+    time_t                      last_auth_failure;  /* 0: none yet */
+    ngx_uint_t                  auth_failures;      /* in a row, with
+                                                       these keys */
 } ngx_http_mi_upstream_health_t;
 
 
@@ -202,6 +212,7 @@ struct ngx_http_mi_ctx_s {
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
+    unsigned                    refusal_read:1; /* the upstream's 401 body */
 
     ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t       record;     /* where headers is, if new */
@@ -211,6 +222,7 @@ struct ngx_http_mi_ctx_s {
     ngx_list_part_t             own;        /* the view's last part */
     ngx_table_elt_t             added[NGX_HTTP_MI_ADDED_HEADERS];
     mi_body_check_t             body_check; /* where body is */
+    mi_refusal_t                refusal;    /* of the upstream's 401 */
 };
 
 
@@ -251,6 +263,7 @@ char *ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_mi_key_in_use(ngx_conf_t *cf,
     ngx_http_mi_loc_conf_t *mlcf);
+uint32_t ngx_http_mi_keys_id(ngx_http_mi_main_conf_t *mmcf);
 void ngx_http_mi_log_keys(ngx_cycle_t *cycle);
 
 /* ngx_http_mi_error.c */
@@ -294,6 +307,11 @@ ngx_int_t ngx_http_mi_request_id_init(ngx_conf_t *cf);
 /* ngx_http_mi_log.c */
 void ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx, ngx_http_mi_loc_conf_t *mlcf);
+
+/* ngx_http_mi_refusal.c */
+void ngx_http_mi_upstream_refused(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx, ngx_http_mi_loc_conf_t *mlcf);
+ngx_int_t ngx_http_mi_refusal_filter_init(ngx_conf_t *cf);
 
 
 extern ngx_conf_post_t  ngx_http_mi_access_key_post;

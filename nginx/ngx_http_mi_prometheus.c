@@ -56,6 +56,12 @@ static u_char *ngx_http_mi_write_keys(u_char *p, u_char *last,
     ngx_http_mi_main_conf_t *mmcf);
 static u_char *ngx_http_mi_write_key(u_char *p, u_char *last,
     ngx_str_t *name, ngx_http_mi_key_use_t *use);
+static ngx_uint_t ngx_http_mi_key_written(ngx_http_mi_main_conf_t *mmcf,
+    ngx_uint_t n, ngx_uint_t fingerprint);
+static time_t ngx_http_mi_key_loaded_at(ngx_http_mi_main_conf_t *mmcf,
+    ngx_uint_t n);
+static ngx_uint_t ngx_http_mi_same_key_labels(ngx_http_mi_key_use_t *a,
+    ngx_http_mi_key_use_t *b, ngx_uint_t fingerprint);
 static u_char *ngx_http_mi_write_gauges(u_char *p, u_char *last,
     ngx_http_request_t *r);
 static u_char *ngx_http_mi_write_family(u_char *p, u_char *last,
@@ -121,7 +127,8 @@ static ngx_http_mi_counters_t  ngx_http_mi_counters[] = {
 
     { ngx_string("nginx_mi_upstream_denied_total"),
       ngx_string("Upstream answers 401 and 403 (also in the 4xx class): "
-                 "the API refused the key, the signature or the clock."),
+                 "the API refused the key, the signature, the clock or "
+                 "a permission."),
       ngx_string("status"), ngx_http_mi_denial_labels,
       NGX_HTTP_MI_DENIALS, offsetof(ngx_http_mi_metrics_t, denied),
       NGX_HTTP_MI_UPSTREAM_ROUTES }
@@ -371,6 +378,10 @@ ngx_http_mi_write_keys(u_char *p, u_char *last, ngx_http_mi_main_conf_t *mmcf)
                                  &ngx_http_mi_key_info_help, "gauge");
 
     for (i = 0; i < mmcf->keys.nelts; i++) {
+        if (ngx_http_mi_key_written(mmcf, i, 1)) {
+            continue;
+        }
+
         p = ngx_http_mi_write_key(p, last, &ngx_http_mi_key_info, &use[i]);
         p = ngx_slprintf(p, last, ",fingerprint=\"%*s\"} 1\n",
                          (size_t) MI_FINGERPRINT_LEN, use[i].key->fingerprint);
@@ -380,11 +391,86 @@ ngx_http_mi_write_keys(u_char *p, u_char *last, ngx_http_mi_main_conf_t *mmcf)
                                  &ngx_http_mi_key_loaded_help, "gauge");
 
     for (i = 0; i < mmcf->keys.nelts; i++) {
+        if (ngx_http_mi_key_written(mmcf, i, 0)) {
+            continue;
+        }
+
         p = ngx_http_mi_write_key(p, last, &ngx_http_mi_key_loaded, &use[i]);
-        p = ngx_slprintf(p, last, "} %T\n", use[i].key->loaded);
+        p = ngx_slprintf(p, last, "} %T\n",
+                         ngx_http_mi_key_loaded_at(mmcf, i));
     }
 
     return p;
+}
+
+
+/*
+ * The keys in use differ by file, access key or secret; their series must
+ * each be written once all the same, or a scraper refuses the exposition.
+ * Two file names may quote the same (mi_prom_quote), and the time loaded
+ * has no fingerprint label: one file with one access key and two secrets
+ * (two profiles of a credentials file) is two nginx_mi_key_info series
+ * and one of the time loaded.
+ */
+
+static ngx_uint_t
+ngx_http_mi_key_written(ngx_http_mi_main_conf_t *mmcf, ngx_uint_t n,
+    ngx_uint_t fingerprint)
+{
+    ngx_uint_t              i;
+    ngx_http_mi_key_use_t  *use;
+
+    use = mmcf->keys.elts;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_mi_same_key_labels(&use[i], &use[n], fingerprint)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* The latest time of the uses that share use n's series of it. */
+
+static time_t
+ngx_http_mi_key_loaded_at(ngx_http_mi_main_conf_t *mmcf, ngx_uint_t n)
+{
+    time_t                  loaded;
+    ngx_uint_t              i;
+    ngx_http_mi_key_use_t  *use;
+
+    use = mmcf->keys.elts;
+    loaded = use[n].key->loaded;
+
+    for (i = n + 1; i < mmcf->keys.nelts; i++) {
+        if (ngx_http_mi_same_key_labels(&use[i], &use[n], 0)
+            && use[i].key->loaded > loaded)
+        {
+            loaded = use[i].key->loaded;
+        }
+    }
+
+    return loaded;
+}
+
+
+static ngx_uint_t
+ngx_http_mi_same_key_labels(ngx_http_mi_key_use_t *a,
+    ngx_http_mi_key_use_t *b, ngx_uint_t fingerprint)
+{
+    if (fingerprint
+        && ngx_memcmp(a->key->fingerprint, b->key->fingerprint,
+                      MI_FINGERPRINT_LEN) != 0)
+    {
+        return 0;
+    }
+
+    return mi_prom_same_label(a->key->file.data, a->key->file.len,
+                              b->key->file.data, b->key->file.len)
+           && mi_prom_same_label(a->access_key.data, a->access_key.len,
+                                 b->access_key.data, b->access_key.len);
 }
 
 

@@ -24,6 +24,13 @@ size_t mi_prom_quote(unsigned char *dst, const unsigned char *src,
     size_t len);
 
 /*
+ * Whether a and b quote to the same text: one series for a scraper.  They
+ * may differ where mi_prom_quote writes '?' for both.
+ */
+int mi_prom_same_label(const unsigned char *a, size_t alen,
+    const unsigned char *b, size_t blen);
+
+/*
  * The index of the first of n ascending upper bounds that value does not
  * exceed, or n (the +Inf bucket) when it exceeds them all.
  */

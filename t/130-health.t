@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 # mi_health: 200 {"status":"ok"} while the gateway has its keys and the API
-# has not answered only 401 or 403 in the last minute; 503 "degraded" when
-# it has, and 200 again after a success.  5xx answers and failures to
-# connect leave it alone.  It never calls the API itself; nginx_mi_ready
-# says the same.
+# has not refused them 3 times in a row (401, the gateway's errorCode
+# "200": here a secret the mock does not know); 503 "degraded" when it
+# has, and 200 again after a success.  A 403 neither counts nor ends a
+# run; 5xx answers and failures to connect leave it alone.  It never calls
+# the API itself; nginx_mi_ready says the same.  t/131-health-auth.t has
+# the gateway's permission denied answers and reloads.
 
 use strict;
 use warnings;
@@ -119,8 +121,9 @@ ok($_->{loaded_at} =~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/
    && $_->{loaded_at} ge $low && $_->{loaded_at} le $high,
    "loaded_at: ISO 8601, when nginx started ($_->{loaded_at})") for @keys;
 is_deeply($j->{upstream}, { last_success_age_seconds => undef,
-                            recent_401 => 0 },
-          'start: no success yet, no 401');
+                            consecutive_authentication_failures => 0,
+                            last_authentication_failure_age_seconds => undef },
+          'start: no success yet, no authentication failure');
 is(ready_gauge(), 1, 'start: nginx_mi_ready 1');
 
 # --- 5xx only: not a key problem
@@ -130,23 +133,33 @@ MiTest::eventually(sub {
            status => '5xx') == 2 });
 ($res, $j) = health();
 is($res->{status}, 200, '5xx only: still 200');
-is($j->{upstream}{recent_401}, 0, '5xx only: recent_401 0');
+is($j->{upstream}{consecutive_authentication_failures}, 0,
+   '5xx only: no authentication failure');
 
-# --- 401 only: degraded
+sub failures {
+    return $_[0]{upstream}{consecutive_authentication_failures};
+}
+
+# --- 3 authentication failures in a row: degraded
 send_n(3, 401, '/bad/x');
-($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 3 });
-is($res->{status}, 503, '401 only: 503');
-is($j->{status}, 'degraded', '401 only: degraded');
-is($j->{upstream}{recent_401}, 3, '401 only: recent_401 3');
+($res, $j) = health_when(sub { failures($_[1]) == 3 });
+is($res->{status}, 503, '3 x 401: 503');
+is($j->{status}, 'degraded', '3 x 401: degraded');
+is(failures($j), 3, '3 x 401: 3 in a row');
+cmp_ok($j->{upstream}{last_authentication_failure_age_seconds}, '<=', 1,
+       '3 x 401: the last one just now');
 is($j->{upstream}{last_success_age_seconds}, undef,
-   '401 only: no success yet');
-is(ready_gauge(), 0, '401 only: nginx_mi_ready 0');
+   '3 x 401: no success yet');
+is(ready_gauge(), 0, '3 x 401: nginx_mi_ready 0');
 
-# a 403 counts with them
+# a 403 neither counts nor ends the run
 send_n(1, 403, '/x?mock_status=403');
-($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 4 });
+MiTest::eventually(sub {
+    metric('nginx_mi_upstream_denied_total', route => 'generic',
+           status => '403') == 1 });
+($res, $j) = health();
 is($res->{status}, 503, 'and a 403: still 503');
-is($j->{upstream}{recent_401}, 4, 'and a 403: recent_401 4');
+is(failures($j), 3, 'and a 403: still 3 in a row');
 
 # --- one success: ok again
 send_n(1, 200, '/ok');
@@ -155,14 +168,19 @@ is($res->{status}, 200, 'after a success: 200');
 is($j->{status}, 'ok', 'after a success: ok');
 cmp_ok($j->{upstream}{last_success_age_seconds}, '<=', 1,
        'after a success: its age in seconds');
-is($j->{upstream}{recent_401}, 4, 'after a success: the 401s still counted');
+is(failures($j), 0, 'after a success: the run is over');
 is(ready_gauge(), 1, 'after a success: nginx_mi_ready 1');
 
-# within the minute of that success, 401s do not make it degraded
+# a new run: 2 in a row are not enough, the third is
 send_n(2, 401, '/bad/y');
-($res, $j) = health_when(sub { $_[1]{upstream}{recent_401} == 6 });
-is($j->{upstream}{recent_401}, 6, 'more 401s: counted');
-is($res->{status}, 200, 'more 401s within a minute of a success: 200');
+($res, $j) = health_when(sub { failures($_[1]) == 2 });
+is($res->{status}, 200, '2 x 401 after a success: 200');
+send_n(1, 401, '/bad/z');
+($res, $j) = health_when(sub { failures($_[1]) == 3 });
+is($res->{status}, 503, 'and a third: 503');
+send_n(1, 200, '/ok');
+($res, $j) = health_when(sub { $_[0]{status} == 200 });
+is(failures($j), 0, 'and a success: 200 again');
 
 # --- never the API itself: health and metrics requests reach no upstream
 my $before = scalar $t->mock_requests($mock);

@@ -22,7 +22,11 @@
 #                 line and no headers, then close
 #   big-header    answer 200 with a 64 KiB header
 #   status NNN    answer NNN with the gateway's JSON error envelope
-#                 (and "status NNN no-date": without a Date header)
+#                 (errorCode "mock-NNN"); words may follow: a number is
+#                 the errorCode instead ("status 401 210": the gateway's
+#                 permission denied, "status 401 200": its authentication
+#                 failure), "no-date" leaves the Date header out, and
+#                 "trickle" sends the body a few bytes at a time
 #
 # The query string of a request may also ask for an answer (the signature
 # is checked first all the same): mock_status=NNN answers NNN,
@@ -129,7 +133,7 @@ sub serve {
         my ($status, $body) = answer($req, $ask{mock_status});
         my $close = $req->{close};
         my $mode = $req->{h}{'x-mock'}[0] // '';
-        my ($extra, $no_date) = ('', undef);
+        my ($extra, $no_date, $trickle) = ('', undef, undef);
 
         if ($mode eq 'hang') {
             1 while fill($c, \$buf);
@@ -152,9 +156,11 @@ sub serve {
         } elsif ($mode eq 'big-header') {
             $extra = 'X-Big: ' . ('b' x 65536) . "\r\n";
 
-        } elsif ($mode =~ /^status (\d{3})( no-date)?$/) {
-            ($status, $body) = ("$1 Mock", error_envelope($1));
-            $no_date = $2;
+        } elsif ($mode =~ /^status (\d{3})((?: (?:\d+|no-date|trickle))*)$/) {
+            my %words = map { $_ => 1 } split ' ', $2;
+            my ($code) = grep { /^\d+$/ } keys %words;
+            ($status, $body) = ("$1 Mock", error_envelope($1, $code));
+            ($no_date, $trickle) = @words{qw(no-date trickle)};
         }
 
         my $head = "HTTP/1.1 $status\r\n"
@@ -165,16 +171,34 @@ sub serve {
             . ($close ? "Connection: close\r\n" : "")
             . "\r\n";
 
-        print {$c} $head, ($req->{method} eq 'HEAD' ? '' : $body);
+        $body = '' if $req->{method} eq 'HEAD';
+
+        if ($trickle) {
+            print {$c} $head;
+            for my $piece (unpack '(a5)*', $body) {
+                Time::HiRes::sleep(0.01);
+                print {$c} $piece;
+            }
+        } else {
+            print {$c} $head, $body;
+        }
+
         return if $close;
     }
 }
 
 
-# The body a "status NNN" answer carries, for tests to compare.
+# The body a "status NNN" answer carries, for tests to compare; with an
+# errorCode, the gateway's own message for it.
 sub error_envelope {
-    my ($status) = @_;
-    return qq({"error":{"errorCode":"mock-$status","message":"from the mock"}});
+    my ($status, $code) = @_;
+    my %message = (200 => 'Authentication Failed', 210 => 'Permission Denied');
+
+    return qq({"error":{"errorCode":"mock-$status","message":"from the mock"}})
+        unless defined $code;
+    return $json->encode({ error => { errorCode => "$code",
+                                      message => $message{$code}
+                                                 // 'from the mock' } });
 }
 
 

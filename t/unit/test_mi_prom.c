@@ -1,6 +1,7 @@
 /*
  * Unit tests of mi_prom: label quoting (every byte value, against a
- * reference written here) and histogram bucket boundaries.
+ * reference written here), which labels are one series once quoted, and
+ * histogram bucket boundaries.
  */
 
 #include <stdarg.h>
@@ -71,6 +72,58 @@ test_quote_every_byte(void **state)
 }
 
 
+/*
+ * mi_prom_same_label says what comparing the quoted texts says, for every
+ * pair of texts of up to three bytes from an alphabet with the bytes that
+ * quote to two, to '?', and to themselves.
+ */
+static void
+test_same_label(void **state)
+{
+    static const unsigned char  alphabet[] = "\"\\?a\001\200\377";
+    static const size_t         count[] = { 7, 49, 343 };
+
+    size_t          i, j, k, n, la, lb, qa, qb;
+    unsigned char   texts[7 + 49 + 343][3], qta[8], qtb[8];
+    size_t          lens[7 + 49 + 343];
+
+    (void) state;
+
+    n = 0;
+
+    for (k = 1; k <= 3; k++) {
+        for (i = 0; i < count[k - 1]; i++) {
+            lens[n] = k;
+            texts[n][0] = alphabet[i % 7];
+            texts[n][1] = alphabet[i / 7 % 7];
+            texts[n][2] = alphabet[i / 49 % 7];
+            n++;
+        }
+    }
+
+    assert_int_equal(n, 7 + 49 + 343);
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < n; j++) {
+            la = lens[i];
+            lb = lens[j];
+            qa = mi_prom_quote(qta, texts[i], la);
+            qb = mi_prom_quote(qtb, texts[j], lb);
+
+            assert_int_equal(mi_prom_same_label(texts[i], la, texts[j], lb),
+                             qa == qb && memcmp(qta, qtb, qa) == 0);
+        }
+    }
+
+    assert_true(mi_prom_same_label((const unsigned char *) "/k\xea\xb0\x80",
+                                   5,
+                                   (const unsigned char *) "/k\xeb\x82\x98",
+                                   5));
+    assert_false(mi_prom_same_label((const unsigned char *) "/k", 2,
+                                    (const unsigned char *) "/j", 2));
+}
+
+
 static void
 test_bucket_bounds(void **state)
 {
@@ -96,6 +149,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_quote_examples),
         cmocka_unit_test(test_quote_every_byte),
+        cmocka_unit_test(test_same_label),
         cmocka_unit_test(test_bucket_bounds),
     };
 

@@ -18,6 +18,7 @@
 #define NGX_HTTP_MI_CLOCK_SUSPECT  240
 
 
+
 /*
  * The upstream answered 401 or 403 to a request the module signed: the
  * signature, the key or the clock is wrong.  The route, the access key id
@@ -30,9 +31,27 @@ void
 ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx, ngx_http_mi_loc_conf_t *mlcf)
 {
+    u_char           *last;
     time_t            date, skew;
+    ngx_str_t         keys;
     ngx_uint_t        behind;
     ngx_table_elt_t  *h;
+    u_char            buf[NGX_MAX_PATH + 64];
+
+    /* the directives the key came from, as the operator wrote them */
+
+    if (mlcf->credentials_file) {
+        last = ngx_snprintf(buf, sizeof(buf), "mi_credentials_file \"%V\"",
+                            &mlcf->key->file);
+
+    } else {
+        last = ngx_snprintf(buf, sizeof(buf),
+                            "mi_access_key and mi_secret_key_file \"%V\"",
+                            &mlcf->key->file);
+    }
+
+    keys.data = buf;
+    keys.len = last - buf;
 
     h = r->upstream->headers_in.date;
 
@@ -43,9 +62,9 @@ ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
                       "mi: upstream answered %ui to a signed request: "
                       "route %V, access key \"%V\", timestamp %V; "
                       "it sent no Date to compare clocks with: check this "
-                      "host's clock, then the key",
+                      "host's clock, then the key (%V)",
                       r->headers_out.status, &ctx->route_name,
-                      &mlcf->access_key, &ctx->timestamp);
+                      &mlcf->access_key, &ctx->timestamp, &keys);
         return;
     }
 
@@ -56,16 +75,25 @@ ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
         skew = -skew;
     }
 
+    if (skew > NGX_HTTP_MI_CLOCK_SUSPECT) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "mi: upstream answered %ui to a signed request: "
+                      "route %V, access key \"%V\", timestamp %V; its Date "
+                      "is %T s %s this host's clock: the clock is the likely "
+                      "cause (the API refuses a timestamp more than 5 "
+                      "minutes off)",
+                      r->headers_out.status, &ctx->route_name,
+                      &mlcf->access_key, &ctx->timestamp, skew,
+                      behind ? "behind" : "ahead of");
+        return;
+    }
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "mi: upstream answered %ui to a signed request: "
                   "route %V, access key \"%V\", timestamp %V; its Date is "
-                  "%T s %s this host's clock: %s",
+                  "%T s %s this host's clock: the key is the likely cause "
+                  "(the clocks agree within 4 minutes): check %V",
                   r->headers_out.status, &ctx->route_name, &mlcf->access_key,
                   &ctx->timestamp, skew, behind ? "behind" : "ahead of",
-                  skew > NGX_HTTP_MI_CLOCK_SUSPECT
-                  ? "the clock is the likely cause (the API refuses a "
-                    "timestamp more than 5 minutes off)"
-                  : "the key is the likely cause (the clocks agree within "
-                    "4 minutes): check mi_access_key and "
-                    "mi_secret_key_file");
+                  &keys);
 }

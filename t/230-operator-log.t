@@ -22,6 +22,9 @@ my $other = $t->new_secret;
 my $file = $t->write_file('a.secret', "$secret\n");
 my $signing = MiTest::signing($file);
 my $file2 = $t->write_file('b.secret', "  $other  \n");
+my $cred = $t->write_file('c.cred', "[DEFAULT]\n"
+                          . "ncloud_access_key_id = AK\n"
+                          . "ncloud_secret_access_key = $other\n");
 
 my $mock = $t->start_mock(AK => $secret, AK2 => $other);
 my $ahead = $t->start_mock(AK => $secret, -clock_offset => 360);
@@ -52,6 +55,12 @@ my $ngx = $t->start_nginx(<<"EOF", log_level => 'info');
             proxy_pass http://127.0.0.1:$wrong->{port};
         }
 
+        location /wrong-cred/ {
+            mi_validate off;
+            mi_credentials_file $cred;
+            proxy_pass http://127.0.0.1:$wrong->{port};
+        }
+
         location /second/ {
             mi_validate off;
             mi_access_key AK2;
@@ -78,7 +87,7 @@ sub log_lines { split /\n/, MiTest::read_file($ngx->{error_log}) }
 
 # --- a notice per key in use
 my @keys = grep { /\[notice\].* mi: access key/ } log_lines();
-is(scalar @keys, 2, 'start: one notice per key in use (AK, and AK2 once)')
+is(scalar @keys, 3, 'start: one notice per key in use (AK twice, from two files, and AK2 once)')
     or diag(join "\n", @keys);
 ok((grep { /mi: access key "AK", secret fingerprint ${\ fingerprint($secret)} \(from "\Q$file\E"\)/ } @keys),
    'start: AK with its fingerprint and file');
@@ -113,6 +122,13 @@ like($line, qr/\[warn\] .* route generic, .* its Date is 3(59|60|61) s behind th
 is($res->{status}, 401, 'a wrong secret: the 401 reaches the client');
 like($line, qr/\[warn\] .* mi: upstream answered 401 .* its Date is [01] s (ahead of|behind) this host's clock: the key is the likely cause/,
      'a wrong secret: warn, the key');
+like($line, qr/check mi_access_key and mi_secret_key_file "\Q$file\E" while /,
+     'a wrong secret: names the directives and the file in use');
+
+($res, $line) = refusal('a wrong secret from a credentials file',
+                        '/wrong-cred/x');
+like($line, qr/the key is the likely cause .*: check mi_credentials_file "\Q$cred\E" while /,
+     'a credentials file: names mi_credentials_file and its file');
 
 ($res, $line) = refusal('a 403', "$P/scene-summary/status",
                         ['X-Mock', 'status 403']);
@@ -146,6 +162,6 @@ is(scalar(grep { index($log, $_) >= 0 } @signatures), 0,
    'no signature in the error log');
 
 $t->stop_all;
-$t->check_logs($file, $file2);
+$t->check_logs($file, $file2, $cred);
 
 done_testing;

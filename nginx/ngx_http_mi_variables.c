@@ -14,6 +14,8 @@
 
 static ngx_int_t ngx_http_mi_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mi_route_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mi_version_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mi_status_variable(ngx_http_request_t *r,
@@ -27,7 +29,7 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
     { ngx_string("mi_timestamp"), NULL, ngx_http_mi_ctx_variable,
       offsetof(ngx_http_mi_ctx_t, timestamp), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("mi_route"), NULL, ngx_http_mi_ctx_variable,
+    { ngx_string("mi_route"), NULL, ngx_http_mi_route_variable,
       offsetof(ngx_http_mi_ctx_t, route_name), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mi_error_code"), NULL, ngx_http_mi_ctx_variable,
@@ -53,7 +55,7 @@ static ngx_str_t  ngx_http_mi_version = ngx_string(NGX_HTTP_MI_VERSION);
 static ngx_str_t  ngx_http_mi_utf8_prefix = ngx_string("mi_utf8_");
 
 
-/* $mi_timestamp, $mi_route, $mi_error_code: an ngx_str_t of the context. */
+/* $mi_timestamp, $mi_error_code: an ngx_str_t of the context. */
 
 static ngx_int_t
 ngx_http_mi_ctx_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
@@ -85,6 +87,43 @@ ngx_http_mi_ctx_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     return NGX_OK;
 }
 
+
+
+/*
+ * $mi_route: the route's name, "none" in a signing location whose request
+ * matched no route (as the metrics label it), empty outside one.
+ */
+
+static ngx_int_t
+ngx_http_mi_route_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_mi_ctx_t  *ctx;
+
+    static ngx_str_t  none = ngx_string("none");
+
+    ctx = ngx_http_mi_get_module_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->route_name.len) {
+        v->len = ctx->route_name.len;
+        v->data = ctx->route_name.data;
+
+    } else {
+        v->len = none.len;
+        v->data = none.data;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
 
 static ngx_int_t
 ngx_http_mi_version_variable(ngx_http_request_t *r,

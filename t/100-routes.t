@@ -231,9 +231,9 @@ like($log, qr{^DELETE \Q$P\E/indexes/1001/scene-summaries/101 route=index\.cance
      'log: index.cancel');
 like($log, qr{^GET \Q$P\E/scene-summary/status route=asset\.status error=- status=200$}m,
      'log: asset.status');
-like($log, qr{^GET / route=- error=ROUTE_NOT_FOUND status=404$}m,
+like($log, qr{^GET / route=none error=ROUTE_NOT_FOUND status=404$}m,
      'log: no route, ROUTE_NOT_FOUND') or diag($log);
-like($log, qr{^PUT \Q$P\E/scene-summary route=- error=METHOD_NOT_ALLOWED status=405$}m,
+like($log, qr{^PUT \Q$P\E/scene-summary route=none error=METHOD_NOT_ALLOWED status=405$}m,
      'log: METHOD_NOT_ALLOWED');
 like($log, qr{^GET \S+/projects/0/\S+ route=asset\.result error=INVALID_PATH_PARAMETER status=400$}m,
      'log: the route is known when a parameter fails');

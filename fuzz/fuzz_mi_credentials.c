@@ -1,12 +1,15 @@
 /*
  * libFuzzer harness of mi_credentials.  The first input byte picks the
- * profile asked for; the rest is the file.
+ * profile asked for, or a secret key file; the rest is the file.
  *
  * It aborts when the keys found are not spans of the input that follow
- * their own name and '=' on one line, are empty or hold a byte a header
- * cannot, or when an error message is anything but one of the fixed forms
- * with line numbers and the profile name in it: no byte of a file (a
- * secret) can ever reach a log through a message.
+ * their own name and '=' on one line, are empty, hold a byte a header
+ * cannot, '#' or ';', or start or end with a quote mark; when a secret
+ * key file's secret is not the file without the blanks around it, or
+ * starts or ends with a quote mark, or holds a '#'; or when an error
+ * message is anything but one of the fixed forms with line numbers and
+ * the profile name in it: no byte of a file (a secret) can ever reach a
+ * log through a message.
  */
 
 #include <stdint.h>
@@ -17,9 +20,12 @@
 #include "mi_credentials.h"
 
 
-static const char  *profiles[] = { "DEFAULT", "prod", "a" };
+/* NULL: the file is a secret key file */
+static const char  *profiles[] = { "DEFAULT", "prod", "a", NULL };
 
 #define N_PROFILES  (sizeof(profiles) / sizeof(profiles[0]))
+
+#define HINT  " (NCP keys are letters and digits)"
 
 
 /* every message, with its numbers as N and the profile as P */
@@ -46,6 +52,26 @@ static const char  *forms[] = {
         "printable ASCII, at position N",
     "line N: \"ncloud_secret_access_key\" has a space or a character "
         "outside printable ASCII, at position N",
+    "line N: \"ncloud_access_key_id\" starts or ends with a quote mark: "
+        "write the value without quotes" HINT,
+    "line N: \"ncloud_secret_access_key\" starts or ends with a quote "
+        "mark: write the value without quotes" HINT,
+    "line N: \"ncloud_access_key_id\" has \"#\" at position N: a comment "
+        "goes on a line of its own" HINT,
+    "line N: \"ncloud_access_key_id\" has \";\" at position N: a comment "
+        "goes on a line of its own" HINT,
+    "line N: \"ncloud_secret_access_key\" has \"#\" at position N: a "
+        "comment goes on a line of its own" HINT,
+    "line N: \"ncloud_secret_access_key\" has \";\" at position N: a "
+        "comment goes on a line of its own" HINT,
+};
+
+/* those of a secret key file */
+static const char  *secret_forms[] = {
+    "line N: the secret starts or ends with a quote mark: write it without "
+        "quotes" HINT,
+    "line N: \"#\" in the secret: the file holds the secret alone, without "
+        "comments" HINT,
 };
 
 
@@ -70,8 +96,11 @@ check_value(const uint8_t *data, const uint8_t *v, size_t len,
     check(len > 0);
 
     for (i = 0; i < len; i++) {
-        check(v[i] > 0x20 && v[i] < 0x7F);
+        check(v[i] > 0x20 && v[i] < 0x7F && v[i] != '#' && v[i] != ';');
     }
+
+    check(v[0] != '"' && v[0] != '\'' && v[len - 1] != '"'
+          && v[len - 1] != '\'');
 
     p = v;
 
@@ -91,14 +120,49 @@ check_value(const uint8_t *data, const uint8_t *v, size_t len,
 }
 
 
+static int
+blank(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+
+/* The secret of a secret key file is the file without blanks around it. */
+
+static void
+check_secret(const uint8_t *data, size_t size, const uint8_t *v, size_t len)
+{
+    size_t  i;
+
+    check(v >= data && v + len <= data + size);
+
+    for (i = 0; data + i < v; i++) {
+        check(blank(data[i]));
+    }
+
+    for (i = (size_t) (v - data) + len; i < size; i++) {
+        check(blank(data[i]));
+    }
+
+    if (len == 0) {
+        return;
+    }
+
+    check(!blank(v[0]) && !blank(v[len - 1]));
+    check(v[0] != '"' && v[0] != '\'' && v[len - 1] != '"'
+          && v[len - 1] != '\'');
+    check(memchr(v, '#', len) == NULL);
+}
+
+
 static void
 check_message(const char *message, const char *profile)
 {
-    char        norm[MI_CREDENTIALS_MESSAGE_MAX];
-    size_t      i, n, plen;
-    const char *m;
+    char          norm[MI_CREDENTIALS_MESSAGE_MAX];
+    size_t        i, n, plen, nforms;
+    const char   *m, **f;
 
-    plen = strlen(profile);
+    plen = profile ? strlen(profile) : 0;
     n = 0;
 
     for (m = message; *m; ) {
@@ -113,7 +177,7 @@ check_message(const char *message, const char *profile)
             continue;
         }
 
-        if (*m == '"' && strncmp(m + 1, profile, plen) == 0
+        if (profile && *m == '"' && strncmp(m + 1, profile, plen) == 0
             && m[plen + 1] == '"')
         {
             norm[n++] = '"';
@@ -127,8 +191,12 @@ check_message(const char *message, const char *profile)
 
     norm[n] = '\0';
 
-    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-        if (strcmp(norm, forms[i]) == 0) {
+    f = profile ? forms : secret_forms;
+    nforms = profile ? sizeof(forms) / sizeof(forms[0])
+                     : sizeof(secret_forms) / sizeof(secret_forms[0]);
+
+    for (i = 0; i < nforms; i++) {
+        if (strcmp(norm, f[i]) == 0) {
             return;
         }
     }
@@ -157,6 +225,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     file = malloc(size - 1 ? size - 1 : 1);
     check(file != NULL);
     memcpy(file, data + 1, size - 1);
+
+    if (profile == NULL) {
+        rc = mi_credentials_secret(&cr, file, size - 1);
+
+        if (rc == MI_CREDENTIALS_OK) {
+            check(cr.access_key == NULL && cr.access_key_len == 0);
+            check_secret(file, size - 1, cr.secret_key, cr.secret_key_len);
+
+        } else {
+            check(rc == MI_CREDENTIALS_ERROR);
+            check(strlen(cr.message) < MI_CREDENTIALS_MESSAGE_MAX - 1);
+            check_message(cr.message, NULL);
+        }
+
+        free(file);
+
+        return 0;
+    }
 
     rc = mi_credentials_parse(&cr, file, size - 1, profile, strlen(profile));
 

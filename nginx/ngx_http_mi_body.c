@@ -7,7 +7,8 @@
  * records the verdict in the context and runs the phases again, where the
  * phase handler (ngx_http_mi_handler.c) acts on it, as nginx's mirror
  * module does.  A body that nginx had read before the request came to this
- * location went past the filter unseen and is read back once.
+ * location went past the filter unseen and is read back once, if nginx
+ * still holds all of it.
  *
  * nginx passes the body down the filter chain in pieces (HTTP/1.x with
  * Content-Length, or chunked and already decoded; HTTP/2 and HTTP/3 DATA
@@ -25,6 +26,8 @@
 #define NGX_HTTP_MI_READ_CHUNK     8192    /* body bytes read from a file */
 
 
+static ngx_int_t ngx_http_mi_body_unavailable(ngx_http_request_t *r,
+    const char *why);
 static void ngx_http_mi_body_init(mi_body_check_t *ck, ngx_http_mi_ctx_t *ctx,
     ngx_http_mi_loc_conf_t *mlcf);
 static void ngx_http_mi_body_handler(ngx_http_request_t *r);
@@ -38,9 +41,128 @@ static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
 
 
 /*
+ * Whether the body the client announced can still be signed whole: none
+ * was announced, or all of it is still to be read, or nginx holds all of
+ * it.  nginx may have begun the body before the request came here: a
+ * location streamed it to its upstream (proxy_request_buffering off),
+ * which took the buffers it sent, before "error_page ... = @name" led
+ * here; or nginx discarded it once the request was answered, before
+ * post_action.  Signed, the request would go with the client's length
+ * and a part of the body, or none: it is refused, in either "mi_validate"
+ * mode.  Returns NGX_OK, or NGX_DECLINED (ctx->error says why).
+ */
+
+ngx_int_t
+ngx_http_mi_body_available(ngx_http_request_t *r)
+{
+    off_t                     held;
+    ngx_chain_t              *cl;
+    ngx_table_elt_t          *h;
+    ngx_http_request_body_t  *rb;
+
+    h = r->headers_in.content_length;
+
+    if (!r->headers_in.chunked
+        && (h == NULL || ngx_atoof(h->value.data, h->value.len) <= 0))
+    {
+        return NGX_OK;
+    }
+
+    if (r->discard_body) {
+        return ngx_http_mi_body_unavailable(r, "was discarded");
+    }
+
+#if (NGX_HTTP_V2)
+
+    /* HTTP/2 discards a body by skipping the stream's DATA frames */
+
+    if (r->stream && r->stream->skip_data) {
+        return ngx_http_mi_body_unavailable(r, "was discarded");
+    }
+
+#endif
+
+    rb = r->request_body;
+
+    if (rb == NULL) {
+
+        /*
+         * Not begun (a chunked body has content_length_n -1 until read);
+         * or discarded at once, which counts a Content-Length's
+         * content_length_n down to 0 and leaves the header as it came
+         * (ngx_http_discard_request_body_filter)
+         */
+
+        if (h == NULL
+            || r->headers_in.content_length_n
+               == ngx_atoof(h->value.data, h->value.len))
+        {
+            return NGX_OK;
+        }
+
+        return ngx_http_mi_body_unavailable(r, "was discarded");
+    }
+
+    /*
+     * Read to its end as nginx tells it (rest 0 and the last buffer
+     * saved; a chunked body discarded has an r->request_body without
+     * them), with no unbuffered read still going on, and every byte of it
+     * still in the buffers: content_length_n is the announced length, or
+     * the decoded length of a chunked body read to its end.
+     */
+
+    if (rb->rest == 0 && !rb->last_saved) {
+        return ngx_http_mi_body_unavailable(r, "was discarded");
+    }
+
+    if (rb->rest != 0 || r->reading_body) {
+        return ngx_http_mi_body_unavailable(r, "was streamed to another "
+                                            "upstream");
+    }
+
+    held = 0;
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        held += ngx_buf_size(cl->buf);
+    }
+
+    if (held != r->headers_in.content_length_n) {
+        return ngx_http_mi_body_unavailable(r, "was streamed to another "
+                                            "upstream");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The refusal of a body that cannot be signed whole: a mistake of the
+ * configuration, logged as such.  What of the body is still on the wire
+ * stays unread: the connection is not kept alive.
+ */
+
+static ngx_int_t
+ngx_http_mi_body_unavailable(ngx_http_request_t *r, const char *why)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "mi_sign: \"%V\" not signed: its body %s before the "
+                  "request came to this location, and nginx no longer "
+                  "holds all of it", &r->uri, why);
+
+    r->keepalive = 0;
+    r->lingering_close = 1;
+
+    return ngx_http_mi_reject(r, NGX_HTTP_MI_BODY_UNAVAILABLE,
+                              "not the whole body: it %s before this "
+                              "location", why);
+}
+
+
+/*
  * Reads the body if one was announced (a chunked one may be empty: it has
- * to be read to know).  Returns NGX_DONE while it is read, else the
- * verdict: NGX_OK, NGX_DECLINED (ctx->error says why) or an error status.
+ * to be read to know), unless it cannot be had whole.  Returns NGX_DONE
+ * while it is read, else the verdict: NGX_OK, NGX_DECLINED (ctx->error
+ * says why) or an error status.
  */
 
 ngx_int_t
@@ -50,15 +172,20 @@ ngx_http_mi_body_read(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_int_t                  rc;
     ngx_http_core_loc_conf_t  *clcf;
 
+    rc = ngx_http_mi_body_available(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
         return NGX_OK;
     }
 
     /*
      * From here on the filter checks the body as it arrives, on the routes
-     * that take one.  A body that nginx has read already (before an
-     * internal redirect into this location, say) went past the filter
-     * unseen: it is read back once the body handler runs.
+     * that take one.  A body that nginx has read already, and holds whole
+     * (before an internal redirect into this location, say), went past the
+     * filter unseen: it is read back once the body handler runs.
      */
 
     if (ctx->route->body != MI_ROUTE_NO_BODY && r->request_body == NULL) {

@@ -47,6 +47,7 @@ static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
     { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_JSON") },
     { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_BODY") },
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("BODY_TOO_LARGE") },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("BODY_UNAVAILABLE") },
 
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST") },
     { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED") },

@@ -141,7 +141,10 @@ ngx_http_mi_check(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
 
     if (!mlcf->validate) {
         ctx->route_name = ngx_http_mi_generic_route;
-        return NGX_OK;
+
+        /* no body is checked, but none is forwarded in part either */
+
+        return ngx_http_mi_body_available(r);
     }
 
     rc = ngx_http_mi_validate(r, mlcf, ctx);

@@ -398,40 +398,34 @@ ngx_http_mi_not_regular(ngx_conf_t *cf, ngx_str_t *directive,
 }
 
 
-/* mi_secret_key_file: the whole file is the secret. */
+/*
+ * mi_secret_key_file: the whole file is the secret, but for the blanks and
+ * line ends around it; quotes or a comment there are refused, as they
+ * would be hashed with it (mi_credentials_secret).
+ */
 
 static ngx_int_t
 ngx_http_mi_parse_secret(ngx_conf_t *cf, ngx_http_mi_key_t *key,
     u_char *text, size_t len, void *data)
 {
-    u_char  *start, *end;
+    mi_credentials_t  cr;
 
-    /* a trailing newline and surrounding whitespace are not the key */
-
-    start = text;
-    end = text + len;
-
-    while (start < end && (*start == ' ' || *start == '\t'
-                           || *start == '\r' || *start == '\n'))
-    {
-        start++;
+    if (mi_credentials_secret(&cr, text, len) != MI_CREDENTIALS_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_secret_key_file\": \"%V\": %s",
+                           &key->file, cr.message);
+        return NGX_ERROR;
     }
 
-    while (end > start && (end[-1] == ' ' || end[-1] == '\t'
-                           || end[-1] == '\r' || end[-1] == '\n'))
-    {
-        end--;
-    }
-
-    if (start == end) {
+    if (cr.secret_key_len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mi_secret_key_file\": \"%V\" is empty",
                            &key->file);
         return NGX_ERROR;
     }
 
-    mi_sign_key_init(key->state, start, end - start);
-    mi_key_fingerprint(start, end - start, key->fingerprint);
+    mi_sign_key_init(key->state, cr.secret_key, cr.secret_key_len);
+    mi_key_fingerprint(cr.secret_key, cr.secret_key_len, key->fingerprint);
     key->loaded = ngx_time();
 
     return NGX_OK;

@@ -62,6 +62,7 @@ typedef enum {
     NGX_HTTP_MI_INVALID_JSON,
     NGX_HTTP_MI_INVALID_BODY,
     NGX_HTTP_MI_BODY_TOO_LARGE,
+    NGX_HTTP_MI_BODY_UNAVAILABLE,
 
     NGX_HTTP_MI_BAD_REQUEST,
     NGX_HTTP_MI_UNAUTHORIZED,
@@ -240,6 +241,7 @@ ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
 ngx_int_t ngx_http_mi_check_content_type(ngx_http_request_t *r);
 
 /* ngx_http_mi_body.c */
+ngx_int_t ngx_http_mi_body_available(ngx_http_request_t *r);
 ngx_int_t ngx_http_mi_body_read(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 ngx_int_t ngx_http_mi_body_filter_init(ngx_conf_t *cf);

@@ -1,6 +1,7 @@
 /*
  * mi_credentials: the reader of NCP CLI credentials files, for the
- * "mi_credentials_file" directive (read by the nginx master at start and at
+ * "mi_credentials_file" directive, and of secret key files, for
+ * "mi_secret_key_file" (both read by the nginx master at start and at
  * every reload).
  *
  * The whole file is read line by line, so that a damaged line anywhere is
@@ -18,7 +19,12 @@
 #define MI_CRED_ACCESS_KEY  "ncloud_access_key_id"
 #define MI_CRED_SECRET_KEY  "ncloud_secret_access_key"
 
+/* what to change, said with every refusal of a quote or a comment */
+#define MI_CRED_HINT        " (NCP keys are letters and digits)"
+
 #define mi_cred_ws(c)       ((c) == ' ' || (c) == '\t')
+#define mi_cred_blank(c)    (mi_cred_ws(c) || (c) == '\r' || (c) == '\n')
+#define mi_cred_quote(c)    ((c) == '"' || (c) == '\'')
 
 
 typedef struct {
@@ -57,6 +63,8 @@ static mi_credentials_rc_t mi_cred_key(mi_cred_parser_t *ps,
     mi_cred_key_t *key, mi_cred_span_t value);
 static mi_cred_span_t mi_cred_trim(const unsigned char *start,
     const unsigned char *end);
+static size_t mi_cred_line_of(const unsigned char *p,
+    const unsigned char *at);
 static int mi_cred_is(mi_cred_span_t s, const char *text, size_t len);
 static mi_credentials_rc_t mi_cred_fail(mi_cred_parser_t *ps,
     const char *fmt, ...)
@@ -143,6 +151,64 @@ mi_credentials_parse(mi_credentials_t *cr, const unsigned char *p,
     cr->access_key_len = ps.keys[0].value.end - ps.keys[0].value.start;
     cr->secret_key = ps.keys[1].value.start;
     cr->secret_key_len = ps.keys[1].value.end - ps.keys[1].value.start;
+
+    return MI_CREDENTIALS_OK;
+}
+
+
+/*
+ * A secret key file has no lines of its own: blanks and line ends around
+ * the secret go, and the line is counted only to name it in a message.
+ */
+
+mi_credentials_rc_t
+mi_credentials_secret(mi_credentials_t *cr, const unsigned char *p,
+    size_t len)
+{
+    mi_cred_parser_t      ps;
+    const unsigned char  *start, *end, *hash;
+
+    memset(cr, 0, sizeof(mi_credentials_t));
+    memset(&ps, 0, sizeof(mi_cred_parser_t));
+
+    ps.cr = cr;
+
+    start = p;
+    end = p + len;
+
+    while (start < end && mi_cred_blank(*start)) {
+        start++;
+    }
+
+    while (end > start && mi_cred_blank(end[-1])) {
+        end--;
+    }
+
+    cr->secret_key = start;
+
+    if (start == end) {
+        return MI_CREDENTIALS_OK;
+    }
+
+    if (mi_cred_quote(*start) || mi_cred_quote(end[-1])) {
+        ps.line = mi_cred_line_of(p, mi_cred_quote(*start) ? start : end - 1);
+
+        return mi_cred_fail_line(&ps, "the secret starts or ends with a "
+                                 "quote mark: write it without quotes"
+                                 MI_CRED_HINT);
+    }
+
+    hash = memchr(start, '#', (size_t) (end - start));
+
+    if (hash != NULL) {
+        ps.line = mi_cred_line_of(p, hash);
+
+        return mi_cred_fail_line(&ps, "\"#\" in the secret: the file holds "
+                                 "the secret alone, without comments"
+                                 MI_CRED_HINT);
+    }
+
+    cr->secret_key_len = end - start;
 
     return MI_CREDENTIALS_OK;
 }
@@ -255,8 +321,9 @@ mi_cred_pair(mi_cred_parser_t *ps, mi_cred_span_t s, const unsigned char *eq)
 
 /*
  * A value is sent (the access key) or hashed (the secret) exactly as it
- * is: a space (a comment after the value, say) or a byte outside printable
- * ASCII is refused rather than guessed at.
+ * is: a space (a comment after the value, say), a byte outside printable
+ * ASCII, quotes around it and a comment glued to it are refused rather
+ * than guessed at.
  */
 
 static mi_credentials_rc_t
@@ -280,6 +347,21 @@ mi_cred_key(mi_cred_parser_t *ps, mi_cred_key_t *key, mi_cred_span_t value)
             return mi_cred_fail_line(ps, "\"%s\" has a space or a "
                                      "character outside printable ASCII, "
                                      "at position %zu", key->name, i);
+        }
+    }
+
+    if (mi_cred_quote(value.start[0]) || mi_cred_quote(value.end[-1])) {
+        return mi_cred_fail_line(ps, "\"%s\" starts or ends with a quote "
+                                 "mark: write the value without quotes"
+                                 MI_CRED_HINT, key->name);
+    }
+
+    for (i = 0; value.start + i < value.end; i++) {
+        if (value.start[i] == '#' || value.start[i] == ';') {
+            return mi_cred_fail_line(ps, "\"%s\" has \"%c\" at position "
+                                     "%zu: a comment goes on a line of its "
+                                     "own" MI_CRED_HINT, key->name,
+                                     value.start[i], i);
         }
     }
 
@@ -307,6 +389,23 @@ mi_cred_trim(const unsigned char *start, const unsigned char *end)
     s.end = end;
 
     return s;
+}
+
+
+/* The number of the line that the byte at "at" is on, from 1. */
+
+static size_t
+mi_cred_line_of(const unsigned char *p, const unsigned char *at)
+{
+    size_t  line;
+
+    for (line = 1; p < at; p++) {
+        if (*p == '\n') {
+            line++;
+        }
+    }
+
+    return line;
 }
 
 

@@ -4,6 +4,9 @@
 # and what is wrong, with the same checks as mi_secret_key_file; requests
 # are signed with the pair of the profile asked for; a reload picks up a
 # rotated file, and a reload with a broken one keeps the running pair.
+# Values in quotes and comments glued to a value are refused, here and in
+# a mi_secret_key_file, naming the file and the line: taken as they were,
+# they made every request fail at the API with a 401 and no hint why.
 
 use strict;
 use warnings;
@@ -149,6 +152,30 @@ my %bad = (
         qr{: line 2: expected "\[profile\]", "name = value" or a comment}],
     'a binary file' => ["\x30\x82\x01\x0a$s_default\x00",
         qr{: line 1: control character}],
+    'the access key in double quotes' => ["[DEFAULT]\n"
+        . "ncloud_access_key_id = \"AK\"\n"
+        . "ncloud_secret_access_key = $s_default\n",
+        qr{: line 2: "ncloud_access_key_id" starts or ends with a quote mark: write the value without quotes \(NCP keys are letters and digits\)}],
+    'the access key in single quotes' => ["[DEFAULT]\n"
+        . "ncloud_access_key_id = 'AK'\n"
+        . "ncloud_secret_access_key = $s_default\n",
+        qr{: line 2: "ncloud_access_key_id" starts or ends with a quote mark: write the value without quotes \(NCP keys are letters and digits\)}],
+    'the secret in double quotes' => ["[DEFAULT]\n"
+        . "ncloud_access_key_id = AK\n"
+        . "ncloud_secret_access_key = \"$s_default\"\n",
+        qr{: line 3: "ncloud_secret_access_key" starts or ends with a quote mark: write the value without quotes \(NCP keys are letters and digits\)}],
+    'the secret in single quotes' => ["[DEFAULT]\n"
+        . "ncloud_access_key_id = AK\n"
+        . "ncloud_secret_access_key = '$s_default'\n",
+        qr{: line 3: "ncloud_secret_access_key" starts or ends with a quote mark: write the value without quotes \(NCP keys are letters and digits\)}],
+    'a comment glued to the secret' => ["[DEFAULT]\n"
+        . "ncloud_access_key_id = AK\n"
+        . "ncloud_secret_access_key = $s_default#rotated\n",
+        qr{: line 3: "ncloud_secret_access_key" has "#" at position 35: a comment goes on a line of its own \(NCP keys are letters and digits\)}],
+    'a comment glued to the access key' => ["[DEFAULT]\n"
+        . "ncloud_access_key_id = AK#prod\n"
+        . "ncloud_secret_access_key = $s_default\n",
+        qr{: line 2: "ncloud_access_key_id" has "#" at position 2: a comment goes on a line of its own \(NCP keys are letters and digits\)}],
 );
 
 for my $name (sort keys %bad) {
@@ -157,6 +184,30 @@ for my $name (sort keys %bad) {
     fails_with($name, signing("mi_credentials_file $f;"),
                qr{"mi_credentials_file": "\Q$f\E"$bad{$name}[1] in \S+:\d+});
 }
+
+# --- mi_secret_key_file: the file is the secret, without quotes or comments
+my %bad_secret = (
+    'in double quotes' => ["\"$s_default\"\n",
+        qr{: line 1: the secret starts or ends with a quote mark: write it without quotes \(NCP keys are letters and digits\)}],
+    'in single quotes, after a blank line' => ["\n'$s_default'\n",
+        qr{: line 2: the secret starts or ends with a quote mark: write it without quotes \(NCP keys are letters and digits\)}],
+    'a comment glued to it' => ["$s_default#prod\n",
+        qr{: line 1: "#" in the secret: the file holds the secret alone, without comments \(NCP keys are letters and digits\)}],
+    'a comment line before it' => ["# prod key\n$s_default\n",
+        qr{: line 1: "#" in the secret: the file holds the secret alone, without comments \(NCP keys are letters and digits\)}],
+);
+
+for my $name (sort keys %bad_secret) {
+    (my $file = "secret $name") =~ s/\W+/-/g;
+    my $f = cred($file, $bad_secret{$name}[0]);
+    fails_with("mi_secret_key_file, $name",
+               signing("mi_access_key AK; mi_secret_key_file $f;"),
+               qr{\[emerg\] "mi_secret_key_file": "\Q$f\E"$bad_secret{$name}[1] in \S+:\d+});
+}
+
+passes('mi_secret_key_file, blanks around the secret',
+       signing('mi_access_key AK; mi_secret_key_file '
+               . cred('secret-blanks', "\n  $s_default \t\r\n\n") . ';'));
 
 fails_with('the profile asked for is missing',
     signing("mi_credentials_file $good profile=staging;"),

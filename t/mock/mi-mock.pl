@@ -32,6 +32,11 @@
 # is checked first all the same): mock_status=NNN answers NNN,
 # mock_delay_ms=N answers N ms late, and mock_close=1 closes the
 # connection without answering.
+#
+# A request whose body stops short of its Content-Length, or of its last
+# chunk, when the peer closes is recorded too, unverified, with the bytes
+# that came and the error "incomplete body: ...": a test can tell a partial
+# body from none.
 
 use strict;
 use warnings;
@@ -243,15 +248,29 @@ sub read_request {
     my %h;
     push @{ $h{lc $_->[0]} }, $_->[1] for @headers;
 
-    my $body = '';
+    my $conn = lc($h{connection}[0] // '');
+    my $req = {
+        method  => $method,
+        target  => $target,
+        version => $version,
+        headers => \@headers,
+        h       => \%h,
+        body    => '',
+        close   => ($version eq 'HTTP/1.0' && $conn ne 'keep-alive')
+                   || $conn eq 'close',
+    };
 
     if (($h{'transfer-encoding'}[0] // '') =~ /chunked/i) {
         while (1) {
-            while ($$buf !~ /\r\n/) { fill($c, $buf) or return }
+            while ($$buf !~ /\r\n/) {
+                fill($c, $buf) or return incomplete($req, 'no last chunk');
+            }
             $$buf =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n// or return;
             my $size = hex $1;
-            while (length($$buf) < $size + 2) { fill($c, $buf) or return }
-            $body .= substr($$buf, 0, $size);
+            while (length($$buf) < $size + 2) {
+                fill($c, $buf) or return incomplete($req, 'no last chunk');
+            }
+            $req->{body} .= substr($$buf, 0, $size);
             substr($$buf, 0, $size + 2) = '';
             if ($size == 0) {
                 last;
@@ -259,23 +278,24 @@ sub read_request {
         }
 
     } elsif (my $len = $h{'content-length'}[0]) {
-        while (length($$buf) < $len) { fill($c, $buf) or return }
-        $body = substr($$buf, 0, $len);
+        while (length($$buf) < $len) {
+            next if fill($c, $buf);
+            $req->{body} = $$buf;
+            return incomplete($req, length($$buf) . " of $len bytes");
+        }
+        $req->{body} = substr($$buf, 0, $len);
         substr($$buf, 0, $len) = '';
     }
 
-    my $conn = lc($h{connection}[0] // '');
+    return $req;
+}
 
-    return {
-        method  => $method,
-        target  => $target,
-        version => $version,
-        headers => \@headers,
-        h       => \%h,
-        body    => $body,
-        close   => ($version eq 'HTTP/1.0' && $conn ne 'keep-alive')
-                   || $conn eq 'close',
-    };
+
+# A request whose body the peer did not finish: recorded, never answered.
+sub incomplete {
+    my ($req, $what) = @_;
+    record($req, "incomplete body: $what");
+    return;
 }
 
 

@@ -1,9 +1,9 @@
 /*
  * Unit tests of mi_credentials: NCP CLI credentials files that are read,
  * and every kind that is refused, with the message that names the line,
- * the profile or the key.  Each file is parsed from a heap block of its
- * exact size, so ASan sees any read past it, and no message may hold a
- * byte of the secret.
+ * the profile or the key; then secret key files, read and refused.  Each
+ * file is parsed from a heap block of its exact size, so ASan sees any
+ * read past it, and no message may hold a byte of the secret.
  */
 
 #include <stdarg.h>
@@ -46,6 +46,16 @@ typedef struct {
 #define OUTSIDE(line, key, pos)                                               \
     "line " #line ": \"" key "\" has a space or a character outside "        \
     "printable ASCII, at position " #pos
+
+#define HINT  " (NCP keys are letters and digits)"
+
+#define QUOTED(line, key)                                                     \
+    "line " #line ": \"" key "\" starts or ends with a quote mark: write "   \
+    "the value without quotes" HINT
+
+#define COMMENT(line, key, c, pos)                                            \
+    "line " #line ": \"" key "\" has \"" c "\" at position " #pos           \
+    ": a comment goes on a line of its own" HINT
 
 
 /* The keys found are the case's, as spans of the caller's buffer. */
@@ -160,9 +170,9 @@ test_read(void **state)
              "[b]\n" SK " = \x80\n", "DEFAULT", "AKID1234", "s3cr3tK3y"),
         GOOD("another profile given twice does not matter",
              "[a]\n[a]\n" CLI, "DEFAULT", "AKID1234", "s3cr3tK3y"),
-        GOOD("printable ASCII, quotes included, is taken as it is",
-             "[DEFAULT]\n" AK " = \"AK\"\n" SK " = s3cr3t!~#;[]\n",
-             "DEFAULT", "\"AK\"", "s3cr3t!~#;[]"),
+        GOOD("other printable ASCII is taken as it is",
+             "[DEFAULT]\n" AK " = A\"K'!\n" SK " = s3cr3t!~[]\\/\"'x\n",
+             "DEFAULT", "A\"K'!", "s3cr3t!~[]\\/\"'x"),
     };
 
     (void) state;
@@ -234,6 +244,59 @@ test_profile_and_keys(void **state)
 }
 
 
+/* Quotes and comments are not taken off a value: refused, not guessed. */
+
+static void
+test_quotes_and_comments(void **state)
+{
+    static const mi_case_t  cases[] = {
+        BAD("the access key in double quotes",
+            "[DEFAULT]\n" AK " = \"AKID1234\"\n" SK " = s3cr3t\n",
+            "DEFAULT", QUOTED(2, AK)),
+        BAD("the access key in single quotes",
+            "[DEFAULT]\n" AK " = 'AKID1234'\n" SK " = s3cr3t\n",
+            "DEFAULT", QUOTED(2, AK)),
+        BAD("the secret in double quotes",
+            "[DEFAULT]\n" AK " = A\n" SK " = \"s3cr3t\"\r\n", "DEFAULT",
+            QUOTED(3, SK)),
+        BAD("the secret in single quotes",
+            "[DEFAULT]\n" AK " = A\n" SK " = 's3cr3t'\n", "DEFAULT",
+            QUOTED(3, SK)),
+        BAD("a quote at the start only",
+            "[DEFAULT]\n" AK " = A\n" SK " = \"s3cr3t\n", "DEFAULT",
+            QUOTED(3, SK)),
+        BAD("a quote at the end only",
+            "[DEFAULT]\n" AK " = A\n" SK " = s3cr3t'\n", "DEFAULT",
+            QUOTED(3, SK)),
+        BAD("a quote alone",
+            "[DEFAULT]\n" AK " = \"\n" SK " = s3cr3t\n", "DEFAULT",
+            QUOTED(2, AK)),
+        BAD("quotes with a space inside: the space first",
+            "[DEFAULT]\n" AK " = A\n" SK " = \"s3cr3t x\"\n", "DEFAULT",
+            OUTSIDE(3, SK, 7)),
+        BAD("a comment glued to the secret",
+            "[DEFAULT]\n" AK " = A\n" SK " = s3cr3t#old\n", "DEFAULT",
+            COMMENT(3, SK, "#", 6)),
+        BAD("a comment glued to the access key",
+            "[DEFAULT]\n" AK " = AKID1234#prod\n" SK " = s3cr3t\n",
+            "DEFAULT", COMMENT(2, AK, "#", 8)),
+        BAD("a ';' comment glued to the secret",
+            "[DEFAULT]\n" AK " = A\n" SK " = s3cr3t;old\n", "DEFAULT",
+            COMMENT(3, SK, ";", 6)),
+        BAD("a value that is a comment",
+            "[DEFAULT]\n" AK " = A\n" SK " = #s3cr3t\n", "DEFAULT",
+            COMMENT(3, SK, "#", 0)),
+        BAD("quotes, then a comment: the quotes",
+            "[DEFAULT]\n" AK " = A\n" SK " = \"s3cr3t\"#x\"\n", "DEFAULT",
+            QUOTED(3, SK)),
+    };
+
+    (void) state;
+
+    check_cases(cases, nelts(cases));
+}
+
+
 static void
 test_lines(void **state)
 {
@@ -280,6 +343,104 @@ test_lines(void **state)
 }
 
 
+typedef struct {
+    const char   *name;
+    const char   *file;
+    size_t        len;
+    const char   *secret;       /* NULL: an error is expected */
+    const char   *message;
+} mi_secret_case_t;
+
+
+#define SECRET(name, file, secret)                                            \
+    { name, file, sizeof(file) - 1, secret, NULL }
+#define REFUSED(name, file, message)                                          \
+    { name, file, sizeof(file) - 1, NULL, message }
+
+#define SECRET_QUOTED(line)                                                   \
+    "line " #line ": the secret starts or ends with a quote mark: write it "  \
+    "without quotes" HINT
+#define SECRET_COMMENT(line)                                                  \
+    "line " #line ": \"#\" in the secret: the file holds the secret alone, " \
+    "without comments" HINT
+
+
+/* mi_secret_key_file: the file is the secret, as it is but for blanks. */
+
+static void
+test_secret_file(void **state)
+{
+    size_t                   i;
+    unsigned char           *p;
+    mi_credentials_t         cr;
+    mi_credentials_rc_t      rc;
+    const mi_secret_case_t  *c;
+
+    static const mi_secret_case_t  cases[] = {
+        SECRET("a line", "s3cr3tK3y\n", "s3cr3tK3y"),
+        SECRET("no newline", "s3cr3tK3y", "s3cr3tK3y"),
+        SECRET("blanks and line ends around it",
+               " \t\r\n\n  s3cr3tK3y \t\r\n\n", "s3cr3tK3y"),
+        SECRET("printable ASCII inside, quotes and ';' included",
+               "s3cr3t!\"';~", "s3cr3t!\"';~"),
+        SECRET("nothing but blanks: empty, for the caller", " \n\t\r\n",
+               ""),
+        SECRET("an empty file", "", ""),
+        REFUSED("in double quotes", "\"s3cr3tK3y\"\n", SECRET_QUOTED(1)),
+        REFUSED("in single quotes, after blank lines",
+                "\n\r\n  's3cr3tK3y'\n", SECRET_QUOTED(3)),
+        REFUSED("a quote at the end only, on a later line",
+                "s3cr3t\nK3y\"\n", SECRET_QUOTED(2)),
+        REFUSED("a comment glued to it", "s3cr3tK3y#prod\n",
+                SECRET_COMMENT(1)),
+        REFUSED("a comment after it", "s3cr3tK3y  # prod key\n",
+                SECRET_COMMENT(1)),
+        REFUSED("a comment line before it", "\n# prod key\ns3cr3tK3y\n",
+                SECRET_COMMENT(2)),
+        REFUSED("a comment line after it", "s3cr3tK3y\n\n#old\n",
+                SECRET_COMMENT(3)),
+    };
+
+    (void) state;
+
+    for (i = 0; i < nelts(cases); i++) {
+        c = &cases[i];
+
+        p = malloc(c->len ? c->len : 1);
+        assert_non_null(p);
+        memcpy(p, c->file, c->len);
+
+        rc = mi_credentials_secret(&cr, p, c->len);
+
+        if (c->secret == NULL
+            && (rc != MI_CREDENTIALS_ERROR
+                || strcmp(cr.message, c->message) != 0))
+        {
+            print_error("%s:\n  expected \"%s\"\n       got rc %d \"%s\"\n",
+                        c->name, c->message, rc, cr.message);
+            fail();
+        }
+
+        if (c->secret != NULL
+            && (rc != MI_CREDENTIALS_OK
+                || cr.secret_key_len != strlen(c->secret)
+                || memcmp(cr.secret_key, c->secret, cr.secret_key_len) != 0
+                || cr.secret_key < p
+                || cr.secret_key + cr.secret_key_len > p + c->len
+                || cr.access_key != NULL))
+        {
+            print_error("%s: rc %d \"%s\", got \"%.*s\"\n", c->name, rc,
+                        cr.message, (int) cr.secret_key_len, cr.secret_key);
+            fail();
+        }
+
+        assert_null(strstr(cr.message, "s3cr3t"));
+
+        free(p);
+    }
+}
+
+
 /* The longest profile and line numbers still fit the message. */
 
 static void
@@ -308,6 +469,32 @@ test_message_bounds(void **state)
                      MI_CREDENTIALS_ERROR);
     assert_true(strlen(cr.message) < MI_CREDENTIALS_MESSAGE_MAX - 1);
     assert_non_null(strstr(cr.message, "(first at line 3002)"));
+
+    /* the longest of the other messages: a comment far into the file */
+
+    n = 0;
+
+    while (n < 2000) {
+        file[n++] = '\n';
+    }
+
+    n += (size_t) snprintf(file + n, sizeof(file) - n,
+                           "[%s]\n" AK " = A\n" SK " = %0999d#\n", profile,
+                           0);
+    assert_true(n < sizeof(file));
+
+    assert_int_equal(mi_credentials_parse(&cr, (unsigned char *) file, n,
+                                          profile, strlen(profile)),
+                     MI_CREDENTIALS_ERROR);
+    assert_true(strlen(cr.message) < MI_CREDENTIALS_MESSAGE_MAX - 1);
+    assert_non_null(strstr(cr.message, "line 2003: "));
+    assert_non_null(strstr(cr.message, "at position 999: "));
+    assert_non_null(strstr(cr.message, HINT));
+
+    assert_int_equal(mi_credentials_secret(&cr, (unsigned char *) file, n),
+                     MI_CREDENTIALS_ERROR);
+    assert_true(strlen(cr.message) < MI_CREDENTIALS_MESSAGE_MAX - 1);
+    assert_non_null(strstr(cr.message, "line 2003: "));
 }
 
 
@@ -317,7 +504,9 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_read),
         cmocka_unit_test(test_profile_and_keys),
+        cmocka_unit_test(test_quotes_and_comments),
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_secret_file),
         cmocka_unit_test(test_message_bounds),
     };
 

@@ -157,7 +157,7 @@ for my $case (['65 characters', ['y' x 65]],
     is($res->{status}, 404, 'refused: 404');
     is($res->{h}{'x-request-id'}, 'refused-1', 'refused: echoed');
     is_deeply([@$line{qw(request_id error_code route upstream_status)}],
-              ['refused-1', 'ROUTE_NOT_FOUND', '', ''],
+              ['refused-1', 'ROUTE_NOT_FOUND', 'none', ''],
               'refused: logged with its code, no upstream');
 }
 

@@ -1,6 +1,7 @@
-# ngx_http_mi_module: build, test and run.  Every target installs what is
-# missing first (scripts/deps.sh), so a fresh Debian 12 machine needs no
-# other step.
+# ngx_http_mi_module: build, test and run.  Every target installs what it
+# needs and is missing first (scripts/deps.sh, by group: deps-build for the
+# module, deps-unit for the unit tests...), so a fresh Debian 12 machine
+# needs no other step; "make deps" installs every group.
 
 SHELL := /bin/bash
 
@@ -58,8 +59,17 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
 
 all: module
 
+# The groups of scripts/deps.sh: deps-GROUP installs one of them.
+DEPS_GROUPS  := build unit fuzz run e2e asan dist k8s deb bench micro \
+                compat
+
+.PHONY: $(addprefix deps-,$(DEPS_GROUPS))
+
 deps:
 	@bash scripts/deps.sh
+
+$(addprefix deps-,$(DEPS_GROUPS)): deps-%:
+	@bash scripts/deps.sh $*
 
 # $(call configure-nginx,DIR,CC,CC_OPT,LD_OPT): nginx-dev ships configure
 # and headers, not a Makefile, so a private copy of NGINX_SRC (Debian's
@@ -70,7 +80,7 @@ configure-nginx = bash scripts/configure-nginx.sh $(1) $(NGINX_SRC) \
     --with-cc='$(2)' --with-cc-opt='$(3)' --with-ld-opt='$(4)' \
     --with-compat --add-dynamic-module=$(CURDIR)
 
-module: deps
+module: deps-build
 	@$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/module.log 2>&1 \
@@ -80,21 +90,21 @@ module: deps
 	    || cp $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE)
 
 .PHONY: configure
-configure: deps
+configure: deps-build
 	$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 
 # The module built with ASan and UBSan, for "make asan".
-asan-module: deps
+asan-module: deps-build deps-asan
 	@$(call configure-nginx,$(ASAN_BUILD),gcc,$(ASAN_CC_OPT),$(ASAN_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/asan-module.log 2>&1 \
 	    || { cat $(BUILD)/asan-module.log; exit 1; }
 
-$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
+$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps-unit
 	@mkdir -p $(dir $@)
 	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto -lpcre2-8
 
-$(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
+$(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps-fuzz
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lcrypto -lpcre2-8
 
@@ -122,7 +132,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	    fi; \
 	done; exit $$rc
 
-e2e: module k8s-tools
+e2e: module deps-e2e k8s-tools
 	prove -r t/
 
 # The end-to-end suite again, with the module under ASan and UBSan inside
@@ -132,7 +142,7 @@ e2e: module k8s-tools
 # fails the requests it served.  Leak checking is off: nginx leaves its
 # pools to the exit of each process, and the module allocates only from
 # pools.
-asan: asan-module
+asan: asan-module deps-e2e
 	MI_MODULE=$(CURDIR)/$(ASAN_BUILD)/objs/ngx_http_mi_module.so \
 	MI_NGINX_PRELOAD="$$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
@@ -140,11 +150,12 @@ asan: asan-module
 	    prove -r t/
 
 # Every stage (see scripts/test.sh), one summary at the end; the long
-# output goes to build/logs/.
-test: deps
+# output goes to build/logs/.  What the stages need is installed first.
+test:
+	@bash scripts/deps.sh build unit fuzz e2e asan k8s dist deb
 	@bash scripts/test.sh
 
-run: module
+run: module deps-run
 	@bash scripts/run.sh
 
 bench: module
@@ -153,7 +164,7 @@ bench: module
 # Every supported nginx, built from source with the module dynamic and
 # built in, each against the t/ suite; nginx's own tests guard Debian's
 # nginx and each dynamic build (scripts/compat.sh).  Long: not in "test".
-compat: module
+compat: module deps-e2e deps-dist deps-compat
 	@COMPAT_DIR=$(COMPAT_DIR) COMPAT_BUILD=$(COMPAT_DIR)/$(CC_NAME) \
 	 MODULE=$(MODULE) NGINX_TARBALLS='$(NGINX_TARBALLS)' \
 	 NGINX_TESTS=$(NGINX_TESTS) NGINX_TESTS_DEBIAN=$(NGINX_TESTS_DEBIAN) \
@@ -170,7 +181,7 @@ compat-expected:
 MICRO_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Isrc
 
 micro:
-	@bash scripts/deps.sh libsimdjson-dev g++
+	@bash scripts/deps.sh micro
 	@$(MAKE) --no-print-directory micro-build
 	$(BUILD)/micro/micro
 
@@ -198,7 +209,7 @@ DESTDIR ?=
 .PHONY: deb install
 
 # build/libnginx-mod-http-mi_<version>-1_amd64.deb, lintian-clean.
-deb: deps
+deb: deps-build deps-deb
 	@bash scripts/deb.sh
 
 install: module
@@ -213,7 +224,7 @@ K8S_TOOLS  := deploy/kubernetes/tools
 
 # What t/340-kubernetes.t validates the manifests with, as pinned by the
 # lock file, in build/ (node_modules is never committed).
-k8s-tools: deps
+k8s-tools: deps-k8s
 	@[ $(NODE_TOOLS)/node_modules/.package-lock.json \
 	    -nt $(K8S_TOOLS)/package-lock.json ] || { \
 	    mkdir -p $(NODE_TOOLS) \

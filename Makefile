@@ -46,6 +46,13 @@ FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 20
 
+# The module's end-to-end tests are t/*.t; the distribution's (the docs,
+# make run, make install, systemd/, conf/, deploy/kubernetes/, the package)
+# are t/dist/*.t.  t/dist/350-package.t installs the .deb on this machine:
+# it is the package stage of make test only.
+E2E_TESTS    := $(wildcard t/*.t)
+DIST_TESTS   := $(filter-out t/dist/350-package.t,$(wildcard t/dist/*.t))
+
 # Unit tests run under ASan/UBSan: a leak or an overflow fails them.
 UNIT_CFLAGS  := -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -54,8 +61,8 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
 
-.PHONY: all deps module asan-module run test unit e2e asan fuzz fuzz-smoke \
-        bench micro micro-build compat compat-expected clean
+.PHONY: all deps module asan-module run test unit e2e asan dist-check fuzz \
+        fuzz-smoke bench micro micro-build compat compat-expected clean
 
 all: module
 
@@ -132,8 +139,8 @@ fuzz-smoke: $(FUZZ_BINS)
 	    fi; \
 	done; exit $$rc
 
-e2e: module deps-e2e k8s-tools
-	prove -r t/
+e2e: module deps-e2e
+	prove $(E2E_TESTS)
 
 # The end-to-end suite again, with the module under ASan and UBSan inside
 # Debian's nginx (the sanitizer runtimes preloaded into nginx only).  A
@@ -147,7 +154,12 @@ asan: asan-module deps-e2e
 	MI_NGINX_PRELOAD="$$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    prove -r t/
+	    prove $(E2E_TESTS)
+
+# The distribution's tests, with the module make builds (the package's is
+# t/dist/350-package.t's, in make test).
+dist-check: module deps-dist k8s-tools
+	prove $(DIST_TESTS)
 
 # Every stage (see scripts/test.sh), one summary at the end; the long
 # output goes to build/logs/.  What the stages need is installed first.
@@ -222,8 +234,8 @@ K8S_TOOLS  := deploy/kubernetes/tools
 
 .PHONY: k8s-tools k8s-configmap
 
-# What t/340-kubernetes.t validates the manifests with, as pinned by the
-# lock file, in build/ (node_modules is never committed).
+# What t/dist/340-kubernetes.t validates the manifests with, as pinned by
+# the lock file, in build/ (node_modules is never committed).
 k8s-tools: deps-k8s
 	@[ $(NODE_TOOLS)/node_modules/.package-lock.json \
 	    -nt $(K8S_TOOLS)/package-lock.json ] || { \

@@ -42,6 +42,7 @@ PURE_SRCS    := $(wildcard src/*.c)
 PURE_HDRS    := $(wildcard src/*.h)
 UNIT_SRCS    := $(wildcard t/unit/test_*.c)
 UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_OBJS    := $(patsubst src/%.c,$(BUILD)/unit/obj/%.o,$(PURE_SRCS))
 FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 20
@@ -52,6 +53,8 @@ FUZZ_SECONDS ?= 20
 # it is the package stage of make test only.
 E2E_TESTS    := $(wildcard t/*.t)
 DIST_TESTS   := $(filter-out t/dist/350-package.t,$(wildcard t/dist/*.t))
+# make check: how many t/*.t files run at a time
+CHECK_JOBS   ?= 3
 
 # Unit tests run under ASan/UBSan: a leak or an overflow fails them.
 UNIT_CFLAGS  := -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc \
@@ -61,8 +64,8 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
 
-.PHONY: all deps module asan-module run test unit e2e asan dist-check fuzz \
-        fuzz-smoke bench micro micro-build compat compat-expected clean
+.PHONY: all deps module asan-module run check test unit e2e asan dist-check \
+        fuzz fuzz-smoke bench micro micro-build compat compat-expected clean
 
 all: module
 
@@ -107,9 +110,15 @@ asan-module: deps-build deps-asan
 	    > $(BUILD)/asan-module.log 2>&1 \
 	    || { cat $(BUILD)/asan-module.log; exit 1; }
 
-$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps-unit
+# The pure code is compiled once for the unit tests, which all link it.
+$(BUILD)/unit/obj/%.o: src/%.c $(PURE_HDRS) | deps-unit
 	@mkdir -p $(dir $@)
-	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto -lpcre2-8
+	clang $(UNIT_CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%: t/unit/%.c $(UNIT_OBJS) $(PURE_HDRS) $(wildcard t/unit/*.h) \
+                 | deps-unit
+	@mkdir -p $(dir $@)
+	clang $(UNIT_CFLAGS) -o $@ $< $(UNIT_OBJS) -lcmocka -lcrypto -lpcre2-8
 
 $(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps-fuzz
 	@mkdir -p $(dir $@)
@@ -141,6 +150,12 @@ fuzz-smoke: $(FUZZ_BINS)
 
 e2e: module deps-e2e
 	prove $(E2E_TESTS)
+
+# The quick loop while changing the module: the module, the unit tests and
+# the module's end-to-end tests, those two side by side, the .t files
+# CHECK_JOBS at a time (scripts/check.sh).  About a minute on 2 cores.
+check: module $(UNIT_BINS) deps-e2e
+	@CHECK_JOBS=$(CHECK_JOBS) bash scripts/check.sh $(E2E_TESTS)
 
 # The end-to-end suite again, with the module under ASan and UBSan inside
 # Debian's nginx (the sanitizer runtimes preloaded into nginx only).  A

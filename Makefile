@@ -235,7 +235,8 @@ DESTDIR ?=
 
 .PHONY: deb install
 
-# build/libnginx-mod-http-mi_<version>-1_amd64.deb, lintian-clean.
+# build/libnginx-mod-http-mi_<version>-<revision>_amd64.deb, lintian-clean,
+# as debian/changelog says (the module's version is its too: see config).
 deb: deps-build deps-deb
 	@bash scripts/deb.sh
 
@@ -247,7 +248,7 @@ install: module
 NODE_TOOLS := $(BUILD)/node
 K8S_TOOLS  := deploy/kubernetes/tools
 
-.PHONY: k8s-tools k8s-configmap
+.PHONY: k8s-tools k8s-configmap k8s-deployment
 
 # What t/dist/340-kubernetes.t validates the manifests with, as pinned by
 # the lock file, in build/ (node_modules is never committed).
@@ -263,3 +264,8 @@ k8s-tools: deps-k8s
 # deploy/kubernetes/configmap.yaml from conf/ (make test checks they agree).
 k8s-configmap:
 	@bash scripts/k8s-configmap.sh deploy/kubernetes/configmap.yaml
+
+# The image tags of deploy/kubernetes/deployment.yaml: the version of
+# debian/changelog (make test checks they agree).
+k8s-deployment:
+	@bash scripts/k8s-deployment.sh deploy/kubernetes/deployment.yaml

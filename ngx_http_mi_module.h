@@ -32,7 +32,10 @@
 #include "mi_sign.h"
 
 
-#define NGX_HTTP_MI_VERSION        "0.2.0"
+/* debian/changelog's version: config gives it to the compiler */
+#ifndef NGX_HTTP_MI_VERSION
+#error "NGX_HTTP_MI_VERSION is not defined: build with the module's config"
+#endif
 
 #define NGX_HTTP_MI_MESSAGE_MAX    512
 

@@ -49,6 +49,16 @@ is(MiTest::read_file("$k8s/configmap.yaml"),
    `bash $root/scripts/k8s-configmap.sh`,
    'configmap.yaml is what make k8s-configmap writes from conf/');
 
+my $version = MiTest::module_version();
+my @tags = MiTest::read_file("$k8s/deployment.yaml")
+           =~ m{^\s*image: \S+/mi-gateway:(\S+)$}mg;
+ok(@tags && !grep({ $_ ne $version } @tags),
+   "deployment.yaml: the images tagged $version, debian/changelog's "
+   . '(make k8s-deployment)') or diag("tags: @tags");
+is(MiTest::read_file("$k8s/deployment.yaml"),
+   `bash $root/scripts/k8s-deployment.sh`,
+   'deployment.yaml is what make k8s-deployment writes');
+
 my ($rc, $json, $err) = validate(@manifests);
 is($rc, 0, 'every object valid against the Kubernetes schemas') or diag($err);
 my $report = eval { decode_json($json) } // { objects => [] };

@@ -518,6 +518,15 @@ sub read_file {
 }
 
 
+# The module's version: that of debian/changelog's first entry without
+# its epoch and Debian revision, as config gives it to the compiler.
+sub module_version {
+    my ($v) = read_file("$ROOT/debian/changelog") =~ /\A\S+ \(([^)]+)\)/
+        or die "$ROOT/debian/changelog: no version";
+    return $v =~ s/^\d+://r =~ s/-[^-]*$//r;
+}
+
+
 sub children_of {
     my ($ppid) = @_;
     my @kids;

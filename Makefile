@@ -1,6 +1,7 @@
-# ngx_http_mi_module: build, test and run.  Every target installs what is
-# missing first (scripts/deps.sh), so a fresh Debian 12 machine needs no
-# other step.
+# ngx_http_mi_module: build, test and run.  Every target installs what it
+# needs and is missing first (scripts/deps.sh, by group: deps-build for the
+# module, deps-unit for the unit tests...), so a fresh Debian 12 machine
+# needs no other step; "make deps" installs every group.
 
 SHELL := /bin/bash
 
@@ -41,9 +42,19 @@ PURE_SRCS    := $(wildcard src/*.c)
 PURE_HDRS    := $(wildcard src/*.h)
 UNIT_SRCS    := $(wildcard t/unit/test_*.c)
 UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_OBJS    := $(patsubst src/%.c,$(BUILD)/unit/obj/%.o,$(PURE_SRCS))
 FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 20
+
+# The module's end-to-end tests are t/*.t; the distribution's (the docs,
+# make run, make install, systemd/, conf/, deploy/kubernetes/, the package)
+# are t/dist/*.t.  t/dist/350-package.t installs the .deb on this machine:
+# it is the package stage of make test only.
+E2E_TESTS    := $(wildcard t/*.t)
+DIST_TESTS   := $(filter-out t/dist/350-package.t,$(wildcard t/dist/*.t))
+# make check: how many t/*.t files run at a time
+CHECK_JOBS   ?= 3
 
 # Unit tests run under ASan/UBSan: a leak or an overflow fails them.
 UNIT_CFLAGS  := -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc \
@@ -53,13 +64,22 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
 
-.PHONY: all deps module asan-module run test unit e2e asan fuzz fuzz-smoke \
-        bench micro micro-build compat compat-expected clean
+.PHONY: all deps module asan-module run check test unit e2e asan dist-check \
+        fuzz fuzz-smoke bench micro micro-build compat compat-expected clean
 
 all: module
 
+# The groups of scripts/deps.sh: deps-GROUP installs one of them.
+DEPS_GROUPS  := build unit fuzz run e2e asan dist k8s deb bench micro \
+                compat
+
+.PHONY: $(addprefix deps-,$(DEPS_GROUPS))
+
 deps:
 	@bash scripts/deps.sh
+
+$(addprefix deps-,$(DEPS_GROUPS)): deps-%:
+	@bash scripts/deps.sh $*
 
 # $(call configure-nginx,DIR,CC,CC_OPT,LD_OPT): nginx-dev ships configure
 # and headers, not a Makefile, so a private copy of NGINX_SRC (Debian's
@@ -70,7 +90,7 @@ configure-nginx = bash scripts/configure-nginx.sh $(1) $(NGINX_SRC) \
     --with-cc='$(2)' --with-cc-opt='$(3)' --with-ld-opt='$(4)' \
     --with-compat --add-dynamic-module=$(CURDIR)
 
-module: deps
+module: deps-build
 	@$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/module.log 2>&1 \
@@ -80,21 +100,27 @@ module: deps
 	    || cp $(NGX_BUILD)/objs/ngx_http_mi_module.so $(MODULE)
 
 .PHONY: configure
-configure: deps
+configure: deps-build
 	$(call configure-nginx,$(NGX_BUILD),$(CC),$(NGX_CC_OPT),$(NGX_LD_OPT))
 
 # The module built with ASan and UBSan, for "make asan".
-asan-module: deps
+asan-module: deps-build deps-asan
 	@$(call configure-nginx,$(ASAN_BUILD),gcc,$(ASAN_CC_OPT),$(ASAN_LD_OPT))
 	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -f objs/Makefile modules \
 	    > $(BUILD)/asan-module.log 2>&1 \
 	    || { cat $(BUILD)/asan-module.log; exit 1; }
 
-$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
+# The pure code is compiled once for the unit tests, which all link it.
+$(BUILD)/unit/obj/%.o: src/%.c $(PURE_HDRS) | deps-unit
 	@mkdir -p $(dir $@)
-	clang $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto -lpcre2-8
+	clang $(UNIT_CFLAGS) -c -o $@ $<
 
-$(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps
+$(BUILD)/unit/%: t/unit/%.c $(UNIT_OBJS) $(PURE_HDRS) $(wildcard t/unit/*.h) \
+                 | deps-unit
+	@mkdir -p $(dir $@)
+	clang $(UNIT_CFLAGS) -o $@ $< $(UNIT_OBJS) -lcmocka -lcrypto -lpcre2-8
+
+$(BUILD)/fuzz/%: fuzz/%.c $(PURE_SRCS) $(PURE_HDRS) | deps-fuzz
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lcrypto -lpcre2-8
 
@@ -122,8 +148,14 @@ fuzz-smoke: $(FUZZ_BINS)
 	    fi; \
 	done; exit $$rc
 
-e2e: module k8s-tools
-	prove -r t/
+e2e: module deps-e2e
+	prove $(E2E_TESTS)
+
+# The quick loop while changing the module: the module, the unit tests and
+# the module's end-to-end tests, those two side by side, the .t files
+# CHECK_JOBS at a time (scripts/check.sh).  About a minute on 2 cores.
+check: module $(UNIT_BINS) deps-e2e
+	@CHECK_JOBS=$(CHECK_JOBS) bash scripts/check.sh $(E2E_TESTS)
 
 # The end-to-end suite again, with the module under ASan and UBSan inside
 # Debian's nginx (the sanitizer runtimes preloaded into nginx only).  A
@@ -132,19 +164,25 @@ e2e: module k8s-tools
 # fails the requests it served.  Leak checking is off: nginx leaves its
 # pools to the exit of each process, and the module allocates only from
 # pools.
-asan: asan-module
+asan: asan-module deps-e2e
 	MI_MODULE=$(CURDIR)/$(ASAN_BUILD)/objs/ngx_http_mi_module.so \
 	MI_NGINX_PRELOAD="$$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    prove -r t/
+	    prove $(E2E_TESTS)
+
+# The distribution's tests, with the module make builds (the package's is
+# t/dist/350-package.t's, in make test).
+dist-check: module deps-dist k8s-tools
+	prove $(DIST_TESTS)
 
 # Every stage (see scripts/test.sh), one summary at the end; the long
-# output goes to build/logs/.
-test: deps
+# output goes to build/logs/.  What the stages need is installed first.
+test:
+	@bash scripts/deps.sh build unit fuzz e2e asan k8s dist deb
 	@bash scripts/test.sh
 
-run: module
+run: module deps-run
 	@bash scripts/run.sh
 
 bench: module
@@ -153,7 +191,7 @@ bench: module
 # Every supported nginx, built from source with the module dynamic and
 # built in, each against the t/ suite; nginx's own tests guard Debian's
 # nginx and each dynamic build (scripts/compat.sh).  Long: not in "test".
-compat: module
+compat: module deps-e2e deps-dist deps-compat
 	@COMPAT_DIR=$(COMPAT_DIR) COMPAT_BUILD=$(COMPAT_DIR)/$(CC_NAME) \
 	 MODULE=$(MODULE) NGINX_TARBALLS='$(NGINX_TARBALLS)' \
 	 NGINX_TESTS=$(NGINX_TESTS) NGINX_TESTS_DEBIAN=$(NGINX_TESTS_DEBIAN) \
@@ -170,7 +208,7 @@ compat-expected:
 MICRO_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Isrc
 
 micro:
-	@bash scripts/deps.sh libsimdjson-dev g++
+	@bash scripts/deps.sh micro
 	@$(MAKE) --no-print-directory micro-build
 	$(BUILD)/micro/micro
 
@@ -197,8 +235,9 @@ DESTDIR ?=
 
 .PHONY: deb install
 
-# build/libnginx-mod-http-mi_<version>-1_amd64.deb, lintian-clean.
-deb: deps
+# build/libnginx-mod-http-mi_<version>-<revision>_amd64.deb, lintian-clean,
+# as debian/changelog says (the module's version is its too: see config).
+deb: deps-build deps-deb
 	@bash scripts/deb.sh
 
 install: module
@@ -209,11 +248,11 @@ install: module
 NODE_TOOLS := $(BUILD)/node
 K8S_TOOLS  := deploy/kubernetes/tools
 
-.PHONY: k8s-tools k8s-configmap
+.PHONY: k8s-tools k8s-configmap k8s-deployment
 
-# What t/340-kubernetes.t validates the manifests with, as pinned by the
-# lock file, in build/ (node_modules is never committed).
-k8s-tools: deps
+# What t/dist/340-kubernetes.t validates the manifests with, as pinned by
+# the lock file, in build/ (node_modules is never committed).
+k8s-tools: deps-k8s
 	@[ $(NODE_TOOLS)/node_modules/.package-lock.json \
 	    -nt $(K8S_TOOLS)/package-lock.json ] || { \
 	    mkdir -p $(NODE_TOOLS) \
@@ -225,3 +264,8 @@ k8s-tools: deps
 # deploy/kubernetes/configmap.yaml from conf/ (make test checks they agree).
 k8s-configmap:
 	@bash scripts/k8s-configmap.sh deploy/kubernetes/configmap.yaml
+
+# The image tags of deploy/kubernetes/deployment.yaml: the version of
+# debian/changelog (make test checks they agree).
+k8s-deployment:
+	@bash scripts/k8s-deployment.sh deploy/kubernetes/deployment.yaml

@@ -52,7 +52,7 @@ ngx_http_mi_ready(ngx_http_request_t *r, ngx_http_mi_upstream_health_t *uh)
 
 
 /*
- * {"status":"ok","version":"0.3.0","keys":[{"location_key":"/etc/...",
+ * {"status":"ok","version":"X.Y.Z","keys":[{"location_key":"/etc/...",
  * "access_key":"AK...","fingerprint":"1a2b3c4d","loaded_at":
  * "2026-10-01T12:00:00Z"}],"upstream":{"last_success_age_seconds":3,
  * "consecutive_authentication_failures":0,

@@ -41,7 +41,10 @@
 #include "mi_utf8.h"
 
 
-#define NGX_HTTP_MI_VERSION        "0.2.0"
+/* debian/changelog's version: config gives it to the compiler */
+#ifndef NGX_HTTP_MI_VERSION
+#error "NGX_HTTP_MI_VERSION is not defined: build with the module's config"
+#endif
 
 #define NGX_HTTP_MI_MESSAGE_MAX    512
 

@@ -39,8 +39,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# benchmark-only packages: the njs module, simdjson, a C++ compiler
-bash "$top/scripts/deps.sh" libnginx-mod-http-js libsimdjson-dev g++
+# wrk, valgrind, and the benchmark-only packages: the njs module,
+# simdjson, a C++ compiler
+bash "$top/scripts/deps.sh" bench
 
 ncpu=$(nproc)
 gw_cpu=0

@@ -87,12 +87,13 @@ nginx_tests_summary() {
     echo "$last"
 }
 
-# The whole t/ suite.  The files that fail run once more, alone, and the
-# suite passes if they pass then; the matrix names them.  Beside the
-# nginx-tests lanes the machine is loaded, and a test that waits for
-# something (a log line, a counter) can lose a race now and then: that
-# is a test to fix, not a failure of the module, but it must not hide
-# either.
+# The whole t/ suite, t/dist/ with it (its tests of Debian's own layout
+# skip for the other builds, the package's without MI_DEB).  The files
+# that fail run once more, alone, and the suite passes if they pass then;
+# the matrix names them.  Beside the nginx-tests lanes the machine is
+# loaded, and a test that waits for something (a log line, a counter) can
+# lose a race now and then: that is a test to fix, not a failure of the
+# module, but it must not hide either.
 t_suite() {
     local nginx=$1 module=$2 state rc=0
     state=$(mktemp -d)

@@ -7,10 +7,11 @@
 # SOURCE is a folder (Debian's nginx-dev sources, or any nginx source tree)
 # or a release tarball.  A tree with Debian's conf_flags is configured with
 # them first, as Debian's nginx was (--with-compat among them: the module
-# loads into that nginx).  DIR is kept while the source, the arguments and
-# the module's config file are the same; when any of the module's sources
-# changed since the last build, its object files are removed so that they all
-# compile again (nginx's Makefile knows only the files config names).
+# loads into that nginx).  DIR is kept while the source, the arguments, the
+# module's config file and debian/changelog (config reads the version there)
+# are the same; when any of the module's C files changed since the last
+# build, its object files are removed so that they all compile again
+# (nginx's Makefile knows only the files config names).
 set -euo pipefail
 
 dir=$1 src=$2
@@ -27,7 +28,7 @@ if [ -d "$src" ]; then
 else
     origin=$(sha256sum < "$src")
 fi
-stamp="$origin $(sha256sum < "$top/config") $*"
+stamp="$origin $(cat "$top/config" "$top/debian/changelog" | sha256sum) $*"
 
 if [ "$(cat "$dir/.mi-configured" 2>/dev/null)" != "$stamp" ]; then
     rm -rf "$dir"
@@ -48,7 +49,13 @@ if [ "$(cat "$dir/.mi-configured" 2>/dev/null)" != "$stamp" ]; then
     printf '%s\n' "$stamp" > "$dir/.mi-configured"
 fi
 
-sources=$(cd "$top" && cat config ./*.[ch] src/*.[ch] | sha256sum)
+# the module's C files wherever they are, but the tests', fuzzers' and
+# benchmarks' own
+sources=$(cd "$top" \
+          && find . \( -path ./build -o -path ./t -o -path ./fuzz \
+                       -o -path ./bench -o -path ./.git \) -prune \
+                    -o -name '*.[ch]' -print \
+             | LC_ALL=C sort | xargs cat config | sha256sum)
 if [ "$(cat "$dir/.mi-sources" 2>/dev/null)" != "$sources" ]; then
     find "$dir/objs/addon" -name '*.o' -delete
     printf '%s\n' "$sources" > "$dir/.mi-sources"

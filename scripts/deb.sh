@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# make deb: builds libnginx-mod-http-mi_<version>-1_<arch>.deb with Debian's
-# own tooling (dpkg-buildpackage, debhelper, dh-sequence-nginx), from the
-# files of this checkout as they are now, and runs lintian on the result.
+# make deb: builds libnginx-mod-http-mi_<version>-<revision>_<arch>.deb with
+# Debian's own tooling (dpkg-buildpackage, debhelper, dh-sequence-nginx),
+# from the files of this checkout as they are now, and runs lintian on the
+# result.  The version is debian/changelog's, as for the module itself
+# (config reads it there).
 #
 # The source package is built in build/deb/ (an .orig.tar.gz of everything
 # but debian/, and the tree unpacked next to it), so the checkout stays
-# clean; the .deb is copied to build/.  Fails if debian/changelog does not
-# match the module's version, or if lintian reports an error or a warning.
+# clean; the .deb is copied to build/.  Fails if lintian reports an error
+# or a warning.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,16 +18,10 @@ logs=build/logs
 out=build/deb
 mkdir -p "$logs"
 
-version=$(sed -n 's/^#define NGX_HTTP_MI_VERSION *"\(.*\)"$/\1/p' \
-          ngx_http_mi_module.h)
 package=$(dpkg-parsechangelog -S Source)
-deb_version=$(dpkg-parsechangelog -S Version)
-
-if [ "$deb_version" != "$version-1" ]; then
-    echo "deb: debian/changelog is at $deb_version, the module at $version:" \
-         "add a changelog entry (dch -v $version-1)" >&2
-    exit 1
-fi
+deb_version=$(dpkg-parsechangelog -S Version)   # [epoch:]upstream-revision
+deb_version=${deb_version#*:}                   # as in the .deb's name
+version=${deb_version%-*}                       # the module's, the tarball's
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -46,7 +42,7 @@ tar -xzf "$out/${package}_$version.orig.tar.gz" -C "$out"
 grep -z '^debian/' "$out/files" \
     | tar --create --null --files-from=- | tar -x -C "$out/$package-$version"
 
-echo "deb: building ${package}_$version-1 (log: $logs/deb.log)"
+echo "deb: building ${package}_$deb_version (log: $logs/deb.log)"
 
 if ! (cd "$out/$package-$version" && dpkg-buildpackage -us -uc) \
     > "$logs/deb.log" 2>&1
@@ -57,7 +53,7 @@ then
 fi
 
 changes=$(ls "$out"/*.changes)
-deb=$(ls "$out/${package}_$version-1_"*.deb)
+deb=$(ls "$out/${package}_${deb_version}_"*.deb)
 
 # Errors and warnings fail; the informational tags are shown too.  Lintian
 # unpacks what it checks, so it runs as nobody when this runs as root.

@@ -92,7 +92,8 @@ else
             proxy_set_header Connection \"\";"
 fi
 
-# The README's timeouts and retries (t/060-make-run.t checks they match).
+# The README's timeouts and retries (t/dist/060-make-run.t checks they
+# match).
 retry_conf="
             proxy_connect_timeout       5s;
             proxy_send_timeout          10s;

@@ -6,9 +6,12 @@
 # line counts the stages, for CI: "N passed, N failed, N skipped"; the exit
 # code is 1 if any stage failed.
 #
-# The stages: unit (C unit tests), fuzz-smoke, asan (t/*.t with the module
-# under ASan/UBSan), e2e (t/*.t), deb (make deb and lintian) and package
-# (t/350-package.t: dpkg -i of that .deb on this machine, then dpkg --purge).
+# The stages: unit (C unit tests), fuzz-smoke, e2e (t/*.t, the module's
+# end-to-end tests), asan (t/*.t with the module under ASan/UBSan), dist
+# (t/dist/*.t: the docs, make run and install, systemd/, conf/, the
+# Kubernetes manifests), deb (make deb and lintian) and package
+# (t/dist/350-package.t: dpkg -i of that .deb on this machine, then
+# dpkg --purge).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +50,7 @@ count() {
         runs=$(grep -aoE '^(Done [0-9]+ runs|#[0-9]+ +DONE)' "$log" \
                | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
         echo "$(grep -c '^== ' "$log") harnesses, $runs runs" ;;
-    e2e|asan|package)
+    e2e|asan|dist|package)
         prove_count "$log" ;;
     deb)
         awk '/^  [EWI]: / { n[$1]++ }
@@ -93,6 +96,7 @@ stage unit "$make" --no-print-directory unit
 stage fuzz-smoke "$make" --no-print-directory fuzz-smoke
 stage e2e "$make" --no-print-directory e2e
 stage asan "$make" --no-print-directory asan
+stage dist "$make" --no-print-directory dist-check
 
 if stage deb "$make" --no-print-directory deb; then
     deb=$(sed -n 's/^deb: \(build\/.*\.deb\)$/\1/p' "$logs/deb.log")
@@ -103,7 +107,7 @@ if [ -z "$deb" ]; then
 elif [ "$(id -u)" -ne 0 ]; then
     skip package 'dpkg -i needs root'
 else
-    stage package env MI_DEB="$deb" prove t/350-package.t
+    stage package env MI_DEB="$deb" prove t/dist/350-package.t
 fi
 
 echo

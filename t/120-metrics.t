@@ -356,8 +356,7 @@ my $loaded = $v->('nginx_mi_key_loaded_timestamp_seconds',
 ok($loaded >= int($started) - 1 && $loaded <= time + 1,
    'key loaded: when nginx started') or diag($loaded);
 
-my ($version) = MiTest::read_file("$MiTest::ROOT/ngx_http_mi_module.h")
-                =~ /NGX_HTTP_MI_VERSION\s+"([^"]+)"/;
+my $version = MiTest::module_version();
 my ($nginx_version) = `$MiTest::NGINX -v 2>&1` =~ m{nginx/(\S+)};
 is($v->('nginx_mi_build_info', version => $version,
         nginx_version => $nginx_version), 1, 'build_info');

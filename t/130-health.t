@@ -102,8 +102,7 @@ ok($j, 'start: a JSON body') or diag($res->{body});
 is_deeply([sort keys %$j], [qw(keys status upstream version)],
           'members: status, version, keys, upstream');
 is($j->{status}, 'ok', 'start: ok');
-my ($version) = MiTest::read_file("$MiTest::ROOT/ngx_http_mi_module.h")
-                =~ /NGX_HTTP_MI_VERSION\s+"([^"]+)"/;
+my $version = MiTest::module_version();
 is($j->{version}, $version, 'version');
 
 my @keys = sort { $a->{location_key} cmp $b->{location_key} } @{ $j->{keys} };

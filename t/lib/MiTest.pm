@@ -16,6 +16,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64);
 use POSIX ();
+use Socket qw(AF_UNIX SOCK_DGRAM pack_sockaddr_un);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -128,13 +129,31 @@ sub write_file {
 }
 
 
+# A loopback port nothing listens on, and that no other test running at
+# the same time (prove -j) is given: bind(0) may hand one test the port
+# another was just given, before either server listens on it.  Each port
+# given is claimed, until this test ends, by an abstract Unix socket named
+# after it, which the kernel frees with the process however it ends.
+my %port_claims;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1)
-        or die "free port: $@";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Listen => 1,
+                                      ReuseAddr => 1)
+            or die "free port: $@";
+        my $port = $s->sockport;
+        close $s;
+
+        socket(my $claim, AF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
+        if (bind($claim, pack_sockaddr_un("\0mi-test-port-$port"))) {
+            $port_claims{$port} = $claim;
+            return $port;
+        }
+        die "claim of port $port: $!" unless $!{EADDRINUSE};
+    }
+
+    die "free port: 100 ports in a row were claimed by other tests";
 }
 
 
@@ -496,6 +515,15 @@ sub read_file {
     my $s = <$fh>;
     close $fh;
     return $s;
+}
+
+
+# The module's version: that of debian/changelog's first entry without
+# its epoch and Debian revision, as config gives it to the compiler.
+sub module_version {
+    my ($v) = read_file("$ROOT/debian/changelog") =~ /\A\S+ \(([^)]+)\)/
+        or die "$ROOT/debian/changelog: no version";
+    return $v =~ s/^\d+://r =~ s/-[^-]*$//r;
 }
 
 

@@ -16,7 +16,7 @@ use warnings;
 
 use Fcntl qw(:flock);
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 
 use Test::More;
 use Time::HiRes qw(sleep time);

@@ -12,7 +12,7 @@ use strict;
 use warnings;
 
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 
 use JSON::PP;
 use POSIX ();
@@ -48,6 +48,16 @@ is($? >> 8, 0, 'yamllint --strict: no error, no warning') or diag($out);
 is(MiTest::read_file("$k8s/configmap.yaml"),
    `bash $root/scripts/k8s-configmap.sh`,
    'configmap.yaml is what make k8s-configmap writes from conf/');
+
+my $version = MiTest::module_version();
+my @tags = MiTest::read_file("$k8s/deployment.yaml")
+           =~ m{^\s*image: \S+/mi-gateway:(\S+)$}mg;
+ok(@tags && !grep({ $_ ne $version } @tags),
+   "deployment.yaml: the images tagged $version, debian/changelog's "
+   . '(make k8s-deployment)') or diag("tags: @tags");
+is(MiTest::read_file("$k8s/deployment.yaml"),
+   `bash $root/scripts/k8s-deployment.sh`,
+   'deployment.yaml is what make k8s-deployment writes');
 
 my ($rc, $json, $err) = validate(@manifests);
 is($rc, 0, 'every object valid against the Kubernetes schemas') or diag($err);

@@ -8,7 +8,7 @@ use warnings;
 use File::Compare qw(compare);
 use File::Find;
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 
 use Test::More;
 use MiTest;

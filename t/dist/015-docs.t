@@ -11,7 +11,7 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 
 use Test::More;
 use MiTest;

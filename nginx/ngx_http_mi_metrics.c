@@ -116,7 +116,11 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
         }
 
     } else {
-        /* neither: the module answered with a 500, or the client left */
+        /*
+         * neither: nginx ended the request without an answer (the client
+         * left, memory ran out), or an error_page answered it; an error
+         * answered with the module's JSON, a 500 too, has its code
+         */
         return NGX_OK;
     }
 

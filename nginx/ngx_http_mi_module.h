@@ -157,7 +157,8 @@ typedef struct {
     u_char                     *sign_file;
     ngx_uint_t                  sign_line;
 
-    ngx_str_t                  *endpoint;   /* "mi_metrics": never signed */
+    ngx_str_t                  *endpoint;   /* "mi_metrics", "mi_health":
+                                               never signed */
 
     /* where "mi_credentials_file" set access_key and key, as one pair */
     u_char                     *credentials_file;

@@ -11,8 +11,9 @@
  * The first "errorCode" member decides: its value "200", a string, is an
  * authentication failure, any other value is not.  Only the first
  * MI_REFUSAL_SCAN_MAX bytes are read; a body without the member there is
- * undecided, which is not an authentication failure either.  Escapes are
- * not decoded: the gateway writes the member as above.
+ * not an authentication failure either (undecided while it is shorter,
+ * MI_REFUSAL_OTHER once that many bytes were read).  Escapes are not
+ * decoded: the gateway writes the member as above.
  */
 
 #ifndef MI_REFUSAL_H

@@ -61,7 +61,8 @@ void mi_sign_key_wipe(mi_sign_key_t *key);
  * Writes the MI_SIGNATURE_LEN-byte signature of one request to out.
  * The request-target is path, then "?" and args when has_args is set.
  * The string-to-sign is joined on the stack and hashed with one update
- * (a string over 1 KB in 1 KB pieces): no allocation.
+ * (a string over 1 KB is hashed piece by piece, as its parts come): no
+ * allocation.
  */
 void mi_sign_v2(const mi_sign_key_t *key, mi_sign_str_t method,
     mi_sign_str_t path, int has_args, mi_sign_str_t args,

@@ -130,7 +130,7 @@ is(readlink('/etc/nginx/modules-enabled/50-mod-http-mi.conf'),
    '/usr/share/nginx/modules-available/mod-http-mi.conf',
    'enabled by the package: modules-enabled/50-mod-http-mi.conf');
 ok(-f "$doc/examples/$_", "examples/$_, uncompressed")
-    for qw(mi-gateway.conf mi-credentials.conf);
+    for map { m{([^/]+)$} } glob "$MiTest::ROOT/conf/*.conf";
 ok(-f "$doc/README.md.gz" && -f "$doc/docs/ngx_http_mi_module.md.gz"
    && -f "$doc/docs/api.md.gz", 'the docs in /usr/share/doc/');
 ok(-f "/lib/systemd/system/nginx-mi-credentials.$_",

@@ -23,6 +23,10 @@ static char *ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mi_check_max_scene_ids(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_mi_compile(ngx_conf_t *cf,
     ngx_http_mi_pattern_t *p, ngx_str_t *source, ngx_str_t *name);
 
@@ -240,6 +244,89 @@ ngx_http_mi_check_max_scene_ids(ngx_conf_t *cf, void *post, void *data)
                            "4294967295, not \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* mi_metrics_zone NAME SIZE */
+
+static char *
+ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_main_conf_t *mmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (mmcf->metrics) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_metrics_zone\": the zone name is empty");
+        return NGX_CONF_ERROR;
+    }
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_metrics_zone\": invalid size \"%V\"",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((size_t) size < ngx_http_mi_metrics_min_size()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_metrics_zone\": size \"%V\" is too small, "
+                           "at least %uzk", &value[2],
+                           ngx_http_mi_metrics_min_size() / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mi_metrics_add_zone(cf, mmcf, &value[1], size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "mi_metrics" and "mi_health": the location answers with the handler in
+ * cmd->post, and the metrics zone is needed.
+ */
+
+static char *
+ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_mi_main_conf_t   *mmcf;
+
+    if (mlcf->endpoint) {
+        if (mlcf->endpoint == &cmd->name) {
+            return "is duplicate";
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" and \"%V\" in one location",
+                           mlcf->endpoint, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->endpoint = &cmd->name;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
+    mmcf->metrics_wanted = 1;
 
     return NGX_CONF_OK;
 }

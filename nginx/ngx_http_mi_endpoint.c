@@ -1,49 +1,13 @@
 
 /*
- * ngx_http_mi_module: what the module's own endpoints share.  "mi_metrics"
- * and "mi_health" make a location answer with their handler
+ * ngx_http_mi_module: what the module's own endpoints share.  A location
+ * with "mi_metrics" or "mi_health" answers with its handler
  * (ngx_http_mi_prometheus.c, ngx_http_mi_health.c), which takes GET and
  * HEAD only; every answer the module makes itself, its JSON errors
  * included, is one buffer sent by ngx_http_mi_send_text().
  */
 
 #include "ngx_http_mi_module.h"
-
-
-/*
- * "mi_metrics" and "mi_health": the location answers with the handler in
- * cmd->post, and the metrics zone is needed.
- */
-
-char *
-ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_mi_loc_conf_t *mlcf = conf;
-
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_http_mi_main_conf_t   *mmcf;
-
-    if (mlcf->endpoint) {
-        if (mlcf->endpoint == &cmd->name) {
-            return "is duplicate";
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" and \"%V\" in one location",
-                           mlcf->endpoint, &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    mlcf->endpoint = &cmd->name;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = (ngx_http_handler_pt) cmd->post;
-
-    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
-    mmcf->metrics_wanted = 1;
-
-    return NGX_CONF_OK;
-}
 
 
 /* The endpoints answer GET and HEAD; a body sent anyway is dropped. */

@@ -47,9 +47,6 @@ static void ngx_http_mi_count_success(ngx_http_mi_metrics_t *m,
     uint32_t keys_id, time_t now);
 static ngx_int_t ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_int_t ngx_http_mi_metrics_add_zone(ngx_conf_t *cf,
-    ngx_http_mi_main_conf_t *mmcf, ngx_str_t *name, size_t size);
-static size_t ngx_http_mi_metrics_min_size(void);
 
 
 /*
@@ -316,59 +313,12 @@ ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
 }
 
 
-/* mi_metrics_zone NAME SIZE */
-
-char *
-ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_mi_main_conf_t *mmcf = conf;
-
-    ssize_t     size;
-    ngx_str_t  *value;
-
-    if (mmcf->metrics) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (value[1].len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mi_metrics_zone\": the zone name is empty");
-        return NGX_CONF_ERROR;
-    }
-
-    size = ngx_parse_size(&value[2]);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mi_metrics_zone\": invalid size \"%V\"",
-                           &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    if ((size_t) size < ngx_http_mi_metrics_min_size()) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mi_metrics_zone\": size \"%V\" is too small, "
-                           "at least %uzk", &value[2],
-                           ngx_http_mi_metrics_min_size() / 1024);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_mi_metrics_add_zone(cf, mmcf, &value[1], size) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 /*
  * nginx's slab allocator keeps its pages' headers in the zone; eight pages
  * beside the counters is what nginx's own zones ask at least.
  */
 
-static size_t
+size_t
 ngx_http_mi_metrics_min_size(void)
 {
     return ngx_align(sizeof(ngx_http_mi_metrics_t), ngx_pagesize)
@@ -376,7 +326,7 @@ ngx_http_mi_metrics_min_size(void)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_mi_metrics_add_zone(ngx_conf_t *cf, ngx_http_mi_main_conf_t *mmcf,
     ngx_str_t *name, size_t size)
 {

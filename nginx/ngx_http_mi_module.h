@@ -281,14 +281,14 @@ ngx_int_t ngx_http_mi_error_filter_init(ngx_conf_t *cf);
 ngx_str_t *ngx_http_mi_error_code(ngx_http_mi_error_e error);
 
 /* ngx_http_mi_endpoint.c */
-char *ngx_http_mi_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_mi_endpoint_start(ngx_http_request_t *r);
 ngx_int_t ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_buf_t *b);
 
 /* ngx_http_mi_metrics.c */
-char *ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+size_t ngx_http_mi_metrics_min_size(void);
+ngx_int_t ngx_http_mi_metrics_add_zone(ngx_conf_t *cf,
+    ngx_http_mi_main_conf_t *mmcf, ngx_str_t *name, size_t size);
 ngx_int_t ngx_http_mi_metrics_init(ngx_conf_t *cf);
 void ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
     ngx_http_mi_upstream_health_t *uh);

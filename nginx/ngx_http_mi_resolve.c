@@ -9,11 +9,12 @@
  * worker resolves the name four times a second through the http level
  * "resolver", whose cache (valid=) decides when DNS is asked: the other
  * times are lookups in that cache, and a change is followed within valid=
- * and a quarter of a second.  The answer's addresses go to the slots.  A slot keeps its address while
- * the answer has it, so the keepalive module's cached connections, which
- * it matches by address, stay useful; a slot whose address left the
- * answer is marked down, and gets the next new address.  The slots never
- * go away: round robin keeps a "tried" bitmap of them per request.
+ * and a quarter of a second.  The answer's addresses go to the slots.  A
+ * slot keeps its address while the answer has it, so the keepalive
+ * module's cached connections, which it matches by address, stay useful;
+ * a slot whose address left the answer is marked down, and gets the next
+ * new address.  The slots never go away: round robin keeps a "tried"
+ * bitmap of them per request.
  *
  * Each request's peer address is a copy in its pool: the keepalive module
  * caches a connection under pc->sockaddr when the request ends, and the
@@ -465,6 +466,14 @@ ngx_http_mi_resolve_init_process(ngx_cycle_t *cycle)
     ngx_http_mi_main_conf_t     *mmcf;
     ngx_http_mi_resolve_shm_t    seed;
     ngx_http_mi_resolve_conf_t  *rcf, **rcfp;
+
+    /* the cache manager and loader run this too: they proxy nothing */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
 
     mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mi_module);
 

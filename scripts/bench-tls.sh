@@ -46,13 +46,14 @@ gw_cpu=0
 other_cpus=$([ "$ncpu" -gt 1 ] && echo "1-$((ncpu - 1))" || echo 0)
 
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # --- the certificate chain
 ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'
-printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n' \
-    > "$dir/ca.ext"
+printf '%s\n' basicConstraints=critical,CA:true \
+    keyUsage=critical,keyCertSign,cRLSign > "$dir/ca.ext"
 printf 'subjectAltName=DNS:mi.apigw.ntruss.com\n' > "$dir/leaf.ext"
 {
     openssl req -x509 $ec -keyout "$dir/root.key" -out "$dir/root.pem" \
@@ -102,8 +103,8 @@ CONF
 
 # --- the gateways: the shipped site, plain proxy_pass, the variable form
 secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-printf '[DEFAULT]\nncloud_access_key_id = BENCH_ACCESS_KEY\nncloud_secret_access_key = %s\n' \
-    "$secret" > "$dir/credentials"
+printf '%s\n' '[DEFAULT]' 'ncloud_access_key_id = BENCH_ACCESS_KEY' \
+    "ncloud_secret_access_key = $secret" > "$dir/credentials"
 chmod 600 "$dir/credentials"
 
 perl -I"$top/t/lib" -MMiConf -e '

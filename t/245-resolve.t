@@ -85,10 +85,34 @@ sub api_new {
     return @new;
 }
 
-# --- what nginx -t refuses, naming the mistake
+# --- what nginx -t refuses, naming the mistake.  Up to nginx 1.28, the
+# keepalive directive keeps the balancer it finds when it is read, so
+# mi_resolve must come before it; nginx 1.29 (1.29.8 at least) wraps every
+# upstream's balancer at the end of the http block, whatever the order.
+my ($version) = `$MiTest::NGINX -v 2>&1` =~ m{nginx/(\d+\.\d+\.\d+)};
+my $late_keepalive = sprintf('%03d%03d%03d', split /\./, $version)
+                     ge '001029000';
+my ($rc, $out) = $t->nginx_test_conf(<<"EOF");
+    resolver 127.0.0.1;
+    upstream api.test {
+        keepalive 4;
+        mi_resolve api.test:443;
+    }
+    server {
+        listen 127.0.0.1:1;
+        location / { proxy_pass https://api.test; }
+    }
+EOF
+if ($late_keepalive) {
+    is($rc, 0, "nginx $version: mi_resolve after keepalive is accepted")
+        or diag($out);
+} else {
+    ok($rc != 0 && $out =~ /"mi_resolve" must come first/,
+       "nginx $version -t refuses mi_resolve after keepalive")
+        or diag($out);
+}
+
 for my $case (
-    ['after keepalive', "keepalive 4;\n        mi_resolve api.test:443;",
-     'resolver 127.0.0.1;', qr/"mi_resolve" must come first/],
     ['with a server', "mi_resolve api.test:443;\n        server 127.0.0.1:1;",
      'resolver 127.0.0.1;', qr/has "mi_resolve" and "server"/],
     ['with a zone', "zone z 64k;\n        mi_resolve api.test:443;",

@@ -380,6 +380,13 @@ ngx_http_mi_resolve_init_peer(ngx_http_request_t *r,
  * Round robin's choice, with the slot's address copied into the request:
  * the connection is cached (and logged) under the address it was opened
  * to, whatever the slot holds when the request ends.
+ *
+ * nginx gives a request one more try when a cached connection fails
+ * (the API closed it as the request arrived), but round robin has marked
+ * the slot tried: with every live slot tried, the retry goes to them
+ * again, on a new connection, as nginx's single-server upstream does.
+ * Only an idempotent request gets that try: nginx never sends a POST
+ * again once it was sent.
  */
 
 static ngx_int_t
@@ -387,11 +394,21 @@ ngx_http_mi_resolve_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_mi_resolve_peer_data_t *rp = data;
 
+    size_t            n;
     ngx_int_t         rc;
     ngx_str_t        *name;
     struct sockaddr  *sockaddr;
 
     rc = ngx_http_upstream_get_round_robin_peer(pc, &rp->rrp);
+
+    if (rc == NGX_BUSY && pc->tries > 0 && rp->rrp.current) {
+        n = (rp->rrp.peers->number + (8 * sizeof(uintptr_t) - 1))
+            / (8 * sizeof(uintptr_t));
+
+        ngx_memzero(rp->rrp.tried, n * sizeof(uintptr_t));
+
+        rc = ngx_http_upstream_get_round_robin_peer(pc, &rp->rrp);
+    }
 
     if (rc != NGX_OK) {
         return rc;
@@ -685,6 +702,19 @@ ngx_http_mi_resolve_update(ngx_http_mi_resolve_conf_t *rcf,
         if (!peer[i].down) {
             live++;
         }
+    }
+
+    /*
+     * As nginx does for an upstream of one server, a lone address is never
+     * taken out after a failure (max_fails): it is the only way to the API.
+     */
+
+    for (i = 0; i < rcf->slots; i++) {
+        if (live > 1 && peer[i].max_fails == 0) {
+            peer[i].fails = 0;
+        }
+
+        peer[i].max_fails = (live > 1);
     }
 
     rcf->peers->tries = live ? live : 1;

@@ -6,8 +6,9 @@
 # under load moves new requests within valid= and mi_resolve's quarter of a
 # second, with no failed request and nothing new for the old address; DNS
 # down keeps the last addresses; a name that never resolved is a 502
-# UPSTREAM_UNAVAILABLE; two workers reloaded under load, with DNS down,
-# fail no request and leave no connection behind.
+# UPSTREAM_UNAVAILABLE; a POST on a pooled connection the API closes is
+# not sent again; two workers reloaded under load, with DNS down, fail no
+# request and leave no connection behind.
 #
 # The API is an nginx with a certificate chain (root, intermediate, leaf)
 # made here, listening on 127.0.0.2 and 127.0.0.3, which answers with the
@@ -252,7 +253,44 @@ ok(MiTest::poll_until(10, sub {
        $r && $r->{status} == 200 }),
    '... and 200 once it resolves, with no reload');
 
-# --- 5. two workers, reloaded twice under load while DNS is down
+# --- 5. the API closes a pooled connection as a request arrives: a POST
+# is not sent again (502), a GET is, on a new connection
+my $closing_port = MiTest::free_port();
+my $closing_log = $t->write_file('closing.log', '', 0644);
+$t->spawn("$d/closing.out", $^X, "$MiTest::ROOT/t/mock/tls-closing-mock.pl",
+          '--port', $closing_port, '--cert', "$d/chain.pem",
+          '--key', "$d/leaf.key", '--log', $closing_log);
+MiTest::wait_port($closing_port, 'the closing TLS mock');
+my $dns_local = $t->start_dns(ttl => 1, answer => '127.0.0.1');
+my $closing_conf = gateway_conf($dns_local->{port});
+$closing_conf =~ s/mi_resolve mi\.apigw\.ntruss\.com:\Q$api->{port}\E;/mi_resolve mi.apigw.ntruss.com:$closing_port;/
+    or die 'no mi_resolve line to move';
+my $closing = $t->start_nginx($closing_conf);
+ok(MiTest::poll_until(10, sub {
+       my $r = MiTest::http($closing->{port}, 'GET', $P);
+       $r && $r->{status} == 200 }),
+   'the closing API: a GET, 200 (the connection is kept)');
+my $post = MiTest::http($closing->{port}, 'POST', $P,
+                        headers => [['Content-Type', 'application/json']],
+                        body => '{"sceneIds":[1,2]}');
+subtest 'a POST on the pooled connection the API closes: 502, not resent'
+    => sub {
+    MiTest::is_json_error($post, status => 502,
+                          code => 'UPSTREAM_UNAVAILABLE');
+};
+my $get = MiTest::http($closing->{port}, 'GET', $P);
+is($get->{status}, 200, 'then a GET: 200 (a new connection)');
+$get = MiTest::http($closing->{port}, 'GET', $P);
+is($get->{status}, 200,
+   '... and a GET on that connection as the API closes it: 200, sent again');
+my @closing = split /\n/, MiTest::read_file($closing_log);
+is(scalar(grep { /^\d+ POST / } @closing), 1,
+   'the API received the POST once') or diag(join "\n", @closing);
+is(scalar(grep { /^\d+ GET / } @closing), 4,
+   '... and the GETs: the first, the next, the one sent twice')
+    or diag(join "\n", @closing);
+
+# --- 6. two workers, reloaded twice under load while DNS is down
 $t->dns_answer($dns, '127.0.0.3');
 my $two = $t->start_nginx(gateway_conf($dns->{port}), workers => 2);
 ok(MiTest::poll_until(10, sub {

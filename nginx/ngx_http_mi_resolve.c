@@ -37,7 +37,7 @@ typedef struct {
 } ngx_http_mi_resolve_addr_t;
 
 
-/* In the shared zone: the slots' addresses, the last time one was set. */
+/* In the shared zone: the slots' addresses after the last answer. */
 typedef struct {
     ngx_uint_t                      naddrs;
     ngx_http_mi_resolve_addr_t      addrs[NGX_HTTP_MI_RESOLVE_MAX_SLOTS];

@@ -65,7 +65,7 @@ FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fno-sanitize-recover=all
 
 .PHONY: all deps module asan-module run check test unit e2e asan dist-check \
-        fuzz fuzz-smoke bench micro micro-build compat compat-expected clean
+        fuzz fuzz-smoke bench bench-tls micro micro-build compat compat-expected clean
 
 all: module
 
@@ -187,6 +187,12 @@ run: module deps-run
 
 bench: module
 	@bash scripts/bench.sh
+
+# The TLS-upstream pass of make bench alone (BENCH_NGINX, BENCH_MODULE:
+# another nginx, such as a make compat build, and its module).
+bench-tls: module
+	@bash scripts/deps.sh bench
+	@bash scripts/bench-tls.sh
 
 # Every supported nginx, built from source with the module dynamic and
 # built in, each against the t/ suite; nginx's own tests guard Debian's

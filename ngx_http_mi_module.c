@@ -38,6 +38,7 @@ static char *ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_mi_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mi_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_mi_init_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_t  ngx_http_mi_max_scene_ids_post = {
@@ -119,6 +120,13 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       0,
       ngx_http_mi_health_handler },
 
+    { ngx_string("mi_resolve"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,
+      ngx_http_mi_resolve,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -145,7 +153,7 @@ ngx_module_t  ngx_http_mi_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_mi_init_module,               /* init module */
-    NULL,                                  /* init process */
+    ngx_http_mi_init_process,              /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -630,3 +638,12 @@ ngx_http_mi_init_module(ngx_cycle_t *cycle)
     return NGX_OK;
 }
 
+
+
+/* Each worker finds the names of its mi_resolve upstreams. */
+
+static ngx_int_t
+ngx_http_mi_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_mi_resolve_init_process(cycle);
+}

@@ -22,6 +22,8 @@
  *   ngx_http_mi_log.c        why the upstream refused a signed request
  *   ngx_http_mi_refusal.c    which refusal: a 401's errorCode, read from
  *                            its body for the readiness rule
+ *   ngx_http_mi_resolve.c    mi_resolve: an upstream balancer that finds
+ *                            the API's name again while nginx runs
  */
 
 #ifndef _NGX_HTTP_MI_MODULE_H_INCLUDED_
@@ -131,6 +133,8 @@ typedef struct {
     uint32_t                    keys_id;    /* a hash of the keys in use */
     ngx_int_t                   request_id_index;
     ngx_int_t                   status_index;
+
+    ngx_array_t                 resolves;   /* of mi_resolve's, by pointer */
 } ngx_http_mi_main_conf_t;
 
 
@@ -318,6 +322,10 @@ void ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,
 void ngx_http_mi_upstream_refused(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx, ngx_http_mi_loc_conf_t *mlcf);
 ngx_int_t ngx_http_mi_refusal_filter_init(ngx_conf_t *cf);
+
+/* ngx_http_mi_resolve.c */
+char *ngx_http_mi_resolve(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_mi_resolve_init_process(ngx_cycle_t *cycle);
 
 
 extern ngx_conf_post_t  ngx_http_mi_access_key_post;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the module against plain proxy_pass and an njs signer, in
 # three passes over the same requests (GET, POST with 16 ids, POST with
-# 5,000 ids) against a static nginx backend on loopback:
+# 5,000 ids) against a static nginx backend on loopback, and a fourth with
+# a TLS upstream:
 #
 #   1. bench/micro: the module's own steps, ns per operation;
 #   2. wrk, side by side: plain proxy_pass, the module (checks and
@@ -10,13 +11,16 @@
 #      CPU 0, wrk and the backend on the other CPU; ROUNDS interleaved
 #      rounds, medians with min and max, and the ratios;
 #   3. callgrind: instructions per request, which repeat exactly for the
-#      same binary and input, with libcrypto's share apart.
+#      same binary and input, with libcrypto's share apart;
+#   4. the TLS-upstream workload (scripts/bench-tls.sh): the shipped site,
+#      conf/mi-gateway.conf, against plain proxy_pass with keepalive to
+#      the same TLS upstream.
 #
 # Every process started here is stopped by PID.  BENCH_SECONDS (per wrk
 # run), BENCH_ROUNDS (0: no wrk pass) and BENCH_CONNECTIONS change the wrk
-# pass, CG_SECONDS the callgrind pass; BENCH_MICRO=0 leaves out the first
-# pass; BENCH_KEEP keeps the configurations and logs, CG_KEEP the
-# callgrind profiles.
+# passes, CG_SECONDS the callgrind pass; BENCH_MICRO=0 leaves out the
+# first pass, BENCH_TLS=0 the last; BENCH_KEEP keeps the configurations
+# and logs, CG_KEEP the callgrind profiles.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -382,3 +386,11 @@ for req in ['GET', 'POST-16', 'POST-5000']:
         print('%-10s %-26s %14.0f %12.0f %14s %16s'
               % (req, names[conf], ir, c, over, rest))
 PY
+
+# --- 4. the TLS-upstream workload: the shipped site against plain
+# proxy_pass with keepalive (scripts/bench-tls.sh; BENCH_TLS=0 leaves it
+# out)
+if [ "${BENCH_TLS:-1}" != 0 ]; then
+    echo
+    bash "$top/scripts/bench-tls.sh"
+fi

@@ -12,14 +12,14 @@ out=${1:-/dev/stdout}
 # A pod has no systemd-resolved: the site's resolver line becomes an
 # include of the line the nginx container writes at start from the pod's
 # /etc/resolv.conf (deployment.yaml).  The line must be there, once.
-resolver_line='    resolver 127.0.0.53 valid=30s ipv6=off;'
+resolver_line='resolver 127.0.0.53 valid=30s ipv6=off;'
 resolver_conf=/run/mi-gateway/resolver.conf
 
 pod_resolver() {
     awk -v line="$resolver_line" -v conf="$resolver_conf" '
         $0 == line {
-            print "    # the cluster DNS, written by the pod at start"
-            print "    include " conf ";"
+            print "# the cluster DNS, written by the pod at start"
+            print "include " conf ";"
             n++
             next
         }

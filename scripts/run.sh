@@ -4,8 +4,8 @@
 # With NCP_ACCESS_KEY and NCP_SECRET_KEY set it forwards to the real API,
 # https://mi.apigw.ntruss.com, over verified TLS, as the README's production
 # configuration does: the API's name resolved again while nginx runs (with
-# the first nameserver of /etc/resolv.conf), by "server ... resolve" on
-# nginx 1.27.3+ and by a variable in proxy_pass before.  Without them it
+# the first nameserver of /etc/resolv.conf) by the module's mi_resolve, in
+# an upstream with a keepalive pool, on every nginx.  Without them it
 # starts the bundled mock gateway (t/mock/mi-mock.pl), which checks every
 # signature, so one curl shows a signed round trip.  Both use the README's
 # timeouts and retries.
@@ -43,7 +43,6 @@ if [ -n "${NCP_ACCESS_KEY:-}" ] && [ -n "${NCP_SECRET_KEY:-}" ]; then
         *:*) ns="[$ns]" ;;
     esac
 
-    version=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')
     resolver_conf="
     resolver $ns valid=30s ipv6=off;
     resolver_timeout 5s;"
@@ -53,27 +52,18 @@ if [ -n "${NCP_ACCESS_KEY:-}" ] && [ -n "${NCP_SECRET_KEY:-}" ]; then
             proxy_ssl_verify_depth 4;
             proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;"
 
-    if [ "$(printf '%s\n' 1.27.3 "$version" | sort -V | head -1)" = 1.27.3 ]
-    then
-        upstream_conf="$resolver_conf
+    # conf/mi-gateway.conf's upstream: the same on every nginx
+    upstream_conf="$resolver_conf
 
     upstream mi.apigw.ntruss.com {
-        zone mi_api 64k;
-        server mi.apigw.ntruss.com:443 resolve;
+        mi_resolve mi.apigw.ntruss.com:443;
         keepalive 16;
         keepalive_timeout 20s;
     }"
-        proxy_conf="
+    proxy_conf="
             proxy_pass https://mi.apigw.ntruss.com;
             proxy_http_version 1.1;
             proxy_set_header Connection \"\";$tls_conf"
-    else
-        upstream_conf=$resolver_conf
-        proxy_conf="
-            set \$ncp_mi_host mi.apigw.ntruss.com;
-            proxy_pass https://\$ncp_mi_host;
-            proxy_http_version 1.1;$tls_conf"
-    fi
 else
     mode=mock
     access_key=DEMO_ACCESS_KEY

@@ -104,8 +104,10 @@ push @{ $t->{secrets} }, $secret;
     my $c = MiTest::read_file("$real/nginx.conf");
     like($c, qr/^\s*resolver \S+ valid=30s ipv6=off;$/m,
          'with credentials: a resolver with valid=');
-    like($c, qr{proxy_pass https://(\$ncp_mi_host|mi\.apigw\.ntruss\.com);},
-         'with credentials: the API, resolved while running');
+    like($c, qr{proxy_pass https://mi\.apigw\.ntruss\.com;},
+         'with credentials: the API\'s upstream');
+    like($c, qr/^\s*mi_resolve mi\.apigw\.ntruss\.com:443;\s*keepalive 16;/m,
+         '... resolved while running by mi_resolve, with a pool (the site\'s)');
     is_deeply([grep { my $d = $_; $c =~ /^\s*\Q$d\E$/m } @retry], \@retry,
               'with credentials: the timeouts and retries of '
               . 'conf/mi-gateway.conf');

@@ -55,10 +55,14 @@ unlike($site, qr/^\s*(error_page|map)\s/m,
        'no error_page or map: nginx\'s errors are the module\'s JSON');
 like($site, qr/^\s*resolver \S+ valid=30s ipv6=off;$/m,
      'the API re-resolved: a resolver with valid=');
-like($site, qr{^\s*proxy_pass https://\$ncp_mi_host;}m,
-     '... and a variable in proxy_pass');
-like($site, qr/^\s*#.*server mi\.apigw\.ntruss\.com:443 resolve;/m,
-     '... and the comment names the nginx 1.27.3+ form');
+my ($ups) = $site =~ /^upstream mi\.apigw\.ntruss\.com \{\n(.*?)^\}/ms;
+is(join(' ', map { /^\s*(\S.*)$/ } grep { !/^\s*#/ } split /\n/, $ups // ''),
+   'mi_resolve mi.apigw.ntruss.com:443; keepalive 16; keepalive_timeout 20s;',
+'... by mi_resolve, first in an upstream with keepalive');
+like($site, qr{^\s*proxy_pass https://mi\.apigw\.ntruss\.com;}m,
+     '... which proxy_pass names');
+like($site, qr/^\s*proxy_set_header Connection "";/m,
+     '... with no "Connection: close" (the pool keeps the connection)');
 like($site, qr/^\s*proxy_ssl_verify on;/m, 'TLS verified');
 
 my $secret = $t->new_secret;
@@ -126,8 +130,8 @@ my $r = $t->accepted($port, $mock, 'a scene-summary request, signed',
                      target => "$P/scene-summary", body => '{"sceneIds":[1,2]}');
 
 my @got = $t->mock_requests($mock);
-is($got[-1]{h}{host}[0], "mi.apigw.ntruss.com:$mock->{port}",
-   'Host: the API host, from the variable');
+is($got[-1]{h}{host}[0], 'mi.apigw.ntruss.com',
+   'Host: the API host, the upstream\'s name');
 is($r->{h}{'x-request-id'}[0], 'call-42', 'X-Request-ID forwarded');
 ok((grep { /^mi\.apigw\.ntruss\.com 1$/ } $t->dns_queries($dns)),
    'the API host looked up through the resolver');

@@ -6,9 +6,9 @@ package MiConf;
 #     into a copy of this machine's /etc/nginx (Debian's own nginx.conf),
 #     in a mount namespace of its own so that nothing of the system changes;
 #   - adapt_site / adapt_credentials: the same files with only the listen
-#     address, the resolver, the API's port and scheme, the log and the
-#     credentials path moved to the test's, each replaced exactly once so
-#     that a changed file fails loudly.
+#     address, the resolver, the API's port and scheme (or CA file), the
+#     log and the credentials path moved to the test's, each replaced
+#     exactly once so that a changed file fails loudly.
 
 use strict;
 use warnings;
@@ -38,8 +38,10 @@ sub replace_once {
 
 
 # The site, listening on listen, resolving through the DNS mock on port
-# dns (which answers 127.0.0.1 for any name), forwarding in plain HTTP to
-# the mock on port api_port under the API's host name, logging to access_log.
+# dns (which answers 127.0.0.1 for any name, or what the test set),
+# forwarding in plain HTTP to the mock on port api_port under the API's
+# host name, logging to access_log.  With ca => FILE, it forwards over
+# verified TLS as shipped, trusting that CA file instead of the system's.
 sub adapt_site {
     my ($text, %to) = @_;
     $text = replace_once($text, 'listen 8080;', "listen $to{listen};");
@@ -51,10 +53,15 @@ sub adapt_site {
         $text = replace_once($text, 'resolver 127.0.0.53 ',
                              "resolver 127.0.0.1:$to{dns} ");
     }
-    $text = replace_once($text, "set \$ncp_mi_host $UPSTREAM_HOST;",
-                         "set \$ncp_mi_host $UPSTREAM_HOST:$to{api_port};");
-    $text = replace_once($text, 'proxy_pass https://$ncp_mi_host;',
-                         'proxy_pass http://$ncp_mi_host;');
+    $text = replace_once($text, "mi_resolve $UPSTREAM_HOST:443;",
+                         "mi_resolve $UPSTREAM_HOST:$to{api_port};");
+    if (defined $to{ca}) {
+        $text = replace_once($text, '/etc/ssl/certs/ca-certificates.crt',
+                             $to{ca});
+    } else {
+        $text = replace_once($text, "proxy_pass https://$UPSTREAM_HOST;",
+                             "proxy_pass http://$UPSTREAM_HOST;");
+    }
     $text = replace_once($text, '/var/log/nginx/mi-gateway.access.log',
                          $to{access_log});
     return $text;

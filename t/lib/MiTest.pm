@@ -222,17 +222,24 @@ sub start_mock {
 }
 
 
-# Starts the DNS mock (every name is 127.0.0.1, with the given TTL);
+# Starts the DNS mock (every name is 127.0.0.1, with the given TTL; with
+# answer => 'ADDRESS ...', those addresses, which dns_answer() changes);
 # returns once it answers.
 sub start_dns {
     my ($self, %opt) = @_;
     my $n = ++$self->{seq};
     my $port = free_port();
     my $log = "$self->{dir}/dns$n.log";
+    my @answers;
 
     $self->write_file($log, '', 0644);
+    if (defined $opt{answer}) {
+        @answers = ('--answers', "$self->{dir}/dns$n.answers");
+        $self->write_file("dns$n.answers", "$opt{answer}\n", 0644);
+    }
     $self->spawn("$self->{dir}/dns$n.out", $^X, "$ROOT/t/mock/dns-mock.pl",
-                 '--port', $port, '--log', $log, '--ttl', $opt{ttl} // 1);
+                 '--port', $port, '--log', $log, '--ttl', $opt{ttl} // 1,
+                 @answers);
 
     # a probe query, until it is answered
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
@@ -249,6 +256,16 @@ sub start_dns {
     }
 
     die "the DNS mock did not answer on 127.0.0.1:$port within 10 s";
+}
+
+
+# What a DNS mock started with answer => answers from now on: IPv4
+# addresses separated by spaces, "servfail", or "drop" (no answer).
+sub dns_answer {
+    my ($self, $dns, $answer) = @_;
+    my $file = "$dns->{log}" =~ s/\.log$/.answers/r;
+    $self->write_file("$file.new", "$answer\n", 0644);
+    rename "$file.new", $file or die "rename $file: $!";
 }
 
 

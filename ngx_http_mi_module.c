@@ -71,6 +71,13 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mi_server_role"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_mi_server_role,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mi_validate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -141,7 +148,7 @@ ngx_module_t  ngx_http_mi_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_mi_init_module,               /* init module */
-    NULL,                                  /* init process */
+    ngx_http_mi_role_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -351,6 +358,7 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
      *     conf->sign_line = 0;
      *     conf->credentials_file = NULL;
      *     conf->credentials_line = 0;
+     *     conf->role = NULL;
      */
 
     conf->sign = NGX_CONF_UNSET;
@@ -440,6 +448,15 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (!conf->sign) {
+        return NGX_CONF_OK;
+    }
+
+    /* a block's own keys, then the Server Role's */
+
+    if (conf->access_key.len == 0 && conf->key == NULL
+        && mmcf->role != NULL)
+    {
+        conf->role = mmcf->role;
         return NGX_CONF_OK;
     }
 

@@ -52,6 +52,15 @@ ngx_conf_post_t  ngx_http_mi_access_key_post = {
 };
 
 
+/* Indexed by ngx_http_mi_source_e. */
+ngx_str_t  ngx_http_mi_sources[] = {
+    ngx_string("static"),
+    ngx_string("file"),
+    ngx_string("env"),
+    ngx_string("server_role")
+};
+
+
 /*
  * "mi_access_key" and "mi_secret_key_file" are the two halves that
  * "mi_credentials_file" sets at once: a block holds one form or the other.
@@ -139,6 +148,7 @@ ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    key->source = NGX_HTTP_MI_SOURCE_FILE;
     mlcf->key = key;
     mlcf->access_key = cred.access_key;
     mlcf->credentials_file = cf->conf_file->file.name.data;

@@ -111,8 +111,18 @@ typedef struct {
 } ngx_http_mi_pattern_t;
 
 
+/* Where a key comes from, as mi_health and mi_metrics name it. */
+typedef enum {
+    NGX_HTTP_MI_SOURCE_STATIC = 0,  /* mi_access_key, mi_secret_key_file */
+    NGX_HTTP_MI_SOURCE_FILE,        /* mi_credentials_file */
+    NGX_HTTP_MI_SOURCE_ENV,         /* mi_credentials_env */
+    NGX_HTTP_MI_SOURCE_SERVER_ROLE  /* mi_server_role */
+} ngx_http_mi_source_e;
+
+
 typedef struct {
     mi_sign_key_t              *state;      /* on pages of its own */
+    ngx_http_mi_source_e        source;
     ngx_str_t                   file;
     u_char                      fingerprint[MI_FINGERPRINT_LEN];
     time_t                      loaded;     /* when the master read it */
@@ -126,15 +136,34 @@ typedef struct {
 } ngx_http_mi_key_use_t;
 
 
+#define NGX_HTTP_MI_ROLE_NAME_MAX  128
+
 /* A Server Role key as the zone holds it: the secret's states, not it. */
 typedef struct {
     time_t                      expires;    /* 0: no key */
     time_t                      fetched;
     size_t                      access_key_len;
     u_char                      access_key[MI_ROLE_ACCESS_KEY_MAX];
+    size_t                      role_len;
+    u_char                      role[NGX_HTTP_MI_ROLE_NAME_MAX];
     u_char                      fingerprint[MI_FINGERPRINT_LEN];
     mi_sign_key_t               state;
 } ngx_http_mi_role_key_t;
+
+
+/* The Server Role's key as mi_health and mi_metrics show it: no secret. */
+typedef struct {
+    size_t                      access_key_len;
+    u_char                      access_key[MI_ROLE_ACCESS_KEY_MAX];
+    size_t                      role_len;
+    u_char                      role[NGX_HTTP_MI_ROLE_NAME_MAX];
+    u_char                      fingerprint[MI_FINGERPRINT_LEN];
+    time_t                      expires;    /* 0: no key */
+    time_t                      last_refresh;   /* 0: none yet */
+    ngx_uint_t                  last_result;
+    ngx_atomic_uint_t           refreshes[2];   /* succeeded, failed */
+    ngx_uint_t                  ready;
+} ngx_http_mi_role_state_t;
 
 
 #define NGX_HTTP_MI_ROLE_NONE    0
@@ -329,6 +358,8 @@ char *ngx_http_mi_server_role(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_mi_role_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_mi_role_key(ngx_http_mi_role_conf_t *rcf,
     ngx_http_mi_role_key_t *key, time_t *retry);
+void ngx_http_mi_role_state(ngx_http_mi_role_conf_t *rcf,
+    ngx_http_mi_role_state_t *st);
 
 /* ngx_http_mi_error.c */
 ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
@@ -381,6 +412,7 @@ ngx_int_t ngx_http_mi_refusal_filter_init(ngx_conf_t *cf);
 extern ngx_conf_post_t  ngx_http_mi_access_key_post;
 extern ngx_module_t  ngx_http_mi_module;
 extern ngx_str_t     ngx_http_mi_json_type;
+extern ngx_str_t     ngx_http_mi_sources[];
 
 
 #endif /* _NGX_HTTP_MI_MODULE_H_INCLUDED_ */

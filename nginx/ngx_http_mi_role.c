@@ -35,7 +35,6 @@
 #define NGX_HTTP_MI_ROLE_ZONE_SIZE   (8 * ngx_pagesize)
 #define NGX_HTTP_MI_ROLE_BUFFER      16384
 #define NGX_HTTP_MI_ROLE_TOKEN_MAX   1024
-#define NGX_HTTP_MI_ROLE_NAME_MAX    128
 #define NGX_HTTP_MI_ROLE_BACKOFF_MAX 60000      /* ms */
 
 #define NGX_HTTP_MI_ROLE_PATH  "/latest/meta-data/iam/security-credentials/"
@@ -85,6 +84,8 @@ static void ngx_http_mi_role_fail(ngx_http_mi_role_fetch_t *f,
 static ngx_int_t ngx_http_mi_role_split(ngx_http_mi_role_fetch_t *f,
     ngx_uint_t *status, u_char **body, size_t *len);
 static uint64_t ngx_http_mi_role_now_ms(void);
+static void ngx_http_mi_role_read(ngx_http_mi_role_shm_t *shm,
+    ngx_http_mi_role_key_t *key);
 
 
 static ngx_event_t   ngx_http_mi_role_timer;
@@ -854,6 +855,8 @@ ngx_http_mi_role_store(ngx_http_mi_role_fetch_t *f, u_char *body, size_t len)
                        key->fingerprint);
     ngx_memcpy(key->access_key, cr.access_key.data, cr.access_key.len);
     key->access_key_len = cr.access_key.len;
+    ngx_memcpy(key->role, f->role.data, f->role.len);
+    key->role_len = f->role.len;
     key->expires = (time_t) expires;
     key->fetched = ngx_time();
 
@@ -1030,10 +1033,75 @@ ngx_http_mi_role_key(ngx_http_mi_role_conf_t *rcf,
     ngx_http_mi_role_key_t *key, time_t *retry)
 {
     uint64_t                 now;
-    ngx_atomic_uint_t        seq;
     ngx_http_mi_role_shm_t  *shm;
 
     shm = rcf->shm;
+
+    ngx_http_mi_role_read(shm, key);
+
+    now = ngx_http_mi_role_now_ms();
+
+    if (key->expires && (uint64_t) key->expires * 1000 > now) {
+        return NGX_OK;
+    }
+
+    ngx_explicit_memzero(key, sizeof(ngx_http_mi_role_key_t));
+
+    *retry = shm->renew_at > now ? (time_t) ((shm->renew_at - now) / 1000) + 1
+                                 : 1;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * What mi_health and mi_metrics show of the Server Role's key: everything
+ * but its states, which are wiped from the copy before it returns.
+ */
+
+void
+ngx_http_mi_role_state(ngx_http_mi_role_conf_t *rcf,
+    ngx_http_mi_role_state_t *st)
+{
+    ngx_http_mi_role_key_t   key;
+    ngx_http_mi_role_shm_t  *shm;
+
+    shm = rcf->shm;
+
+    ngx_http_mi_role_read(shm, &key);
+
+    ngx_explicit_memzero(&key.state, sizeof(mi_sign_key_t));
+
+    ngx_memcpy(st->access_key, key.access_key, key.access_key_len);
+    st->access_key_len = key.access_key_len;
+    ngx_memcpy(st->role, key.role, key.role_len);
+    st->role_len = key.role_len;
+    ngx_memcpy(st->fingerprint, key.fingerprint, MI_FINGERPRINT_LEN);
+    st->expires = key.expires;
+    st->last_refresh = shm->last_refresh;
+    st->last_result = shm->last_result;
+    st->refreshes[0] = shm->refreshes[0];
+    st->refreshes[1] = shm->refreshes[1];
+
+    /*
+     * Ready while the key is valid, unless renewal has failed and the key
+     * expires within a third of refresh: a load balancer should turn to
+     * another gateway before this one has to refuse.
+     */
+
+    st->ready = key.expires > ngx_time()
+                && !(shm->last_result == NGX_HTTP_MI_ROLE_FAILED
+                     && key.expires - ngx_time() < rcf->refresh / 3);
+}
+
+
+/* The key copied under the sequence counter: never half of one. */
+
+static void
+ngx_http_mi_role_read(ngx_http_mi_role_shm_t *shm,
+    ngx_http_mi_role_key_t *key)
+{
+    ngx_atomic_uint_t  seq;
 
     for ( ;; ) {
         seq = shm->seq;
@@ -1048,20 +1116,7 @@ ngx_http_mi_role_key(ngx_http_mi_role_conf_t *rcf,
         ngx_memory_barrier();
 
         if (shm->seq == seq) {
-            break;
+            return;
         }
     }
-
-    now = ngx_http_mi_role_now_ms();
-
-    if (key->expires && (uint64_t) key->expires * 1000 > now) {
-        return NGX_OK;
-    }
-
-    ngx_explicit_memzero(key, sizeof(ngx_http_mi_role_key_t));
-
-    *retry = shm->renew_at > now ? (time_t) ((shm->renew_at - now) / 1000) + 1
-                                 : 1;
-
-    return NGX_DECLINED;
 }

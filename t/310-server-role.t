@@ -16,6 +16,7 @@ use lib "$FindBin::Bin/lib";
 
 use Digest::SHA qw(sha256_hex);
 use Test::More;
+use Time::HiRes qw(sleep);
 use MiTest;
 
 my $t = MiTest->new;
@@ -36,10 +37,26 @@ my $ngx = $t->start_nginx(<<"EOF", workers => 2);
             mi_sign on;
             proxy_pass http://127.0.0.1:$mock->{port};
         }
+        location = /health {
+            mi_health;
+        }
+        location = /metrics {
+            mi_metrics;
+        }
     }
 EOF
 
 sub get { MiTest::http($ngx->{port}, 'GET', $target) }
+
+# mi_health's answer, and its Server Role key
+sub health {
+    my $res = MiTest::http($ngx->{port}, 'GET', '/health');
+    my $j = MiTest::json_body($res) // {};
+    my ($role) = grep { $_->{source} eq 'server_role' } @{ $j->{keys} // [] };
+    return ($res, $j, $role // {});
+}
+
+my @answers;    # every health and metrics answer, for the leak check
 
 sub code { (MiTest::json_body($_[0]) // {})->{code} // '' }
 
@@ -55,6 +72,13 @@ is($r->{status}, 503, 'no key yet: 503');
 is(code($r), 'CREDENTIALS_UNAVAILABLE', 'no key yet: CREDENTIALS_UNAVAILABLE');
 like($r->{h}{'retry-after'} // '', qr/^[1-9][0-9]*$/, 'Retry-After');
 is(scalar $t->mock_requests($mock), 0, 'nothing forwarded');
+
+my ($hr, $hj, $hk) = health();
+is($hr->{status}, 503, 'health: 503 without a key');
+is($hj->{status}, 'degraded', 'health: degraded');
+is_deeply([@$hk{qw(source role access_key expires_at last_refresh_result)}],
+          ['server_role', undef, undef, undef, 'failure'],
+          'health: the Server Role, no key, the last refresh failed');
 
 # --- the service answers: v2, a token on each GET ------------------------
 
@@ -78,6 +102,27 @@ my $log = MiTest::read_file($ngx->{error_log});
 my $fp = substr(sha256_hex("mi-secret-fingerprint:$keys[0]{secret}"), 0, 8);
 like($log, qr/\[notice\].*mi: server role "mi-role": access key "\Q$keys[0]{ak}\E", secret fingerprint $fp, expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/,
      'the new key is announced with its fingerprint and expiry');
+
+($hr, $hj, $hk) = health();
+push @answers, $hr->{body};
+is($hr->{status}, 200, 'health: 200 with a key');
+my @now = $t->role_secrets($md);
+ok((grep { $_->{ak} eq ($hk->{access_key} // '') } @now),
+   'health: the access key in use');
+like($hk->{expires_at} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+     'health: expires_at');
+like($hk->{last_refresh_at} // '', qr/^\d{4}-/, 'health: last_refresh_at');
+is($hk->{last_refresh_result}, 'success', 'health: the last refresh worked');
+like($hk->{fingerprint} // '', qr/^[0-9a-f]{8}$/, 'health: the fingerprint');
+
+my $metrics = MiTest::http($ngx->{port}, 'GET', '/metrics')->{body};
+push @answers, $metrics;
+like($metrics, qr/^nginx_mi_key_expiry_timestamp_seconds\{source="server_role",access_key="RAK\w+"\} \d{10}$/m,
+     'metrics: the key\'s expiry');
+like($metrics, qr/^nginx_mi_key_refresh_total\{source="server_role",result="success"\} [1-9]\d*$/m,
+     'metrics: refreshes that worked');
+like($metrics, qr/^nginx_mi_key_refresh_total\{source="server_role",result="failure"\} [1-9]\d*$/m,
+     'metrics: refreshes that failed (the service was down)');
 
 # --- renewals: one fetch each, for two workers ---------------------------
 
@@ -138,8 +183,20 @@ MiTest::poll_until(12, sub {
 ok($seen{503}, 'the key expired: 503');
 ok(!$bad, 'only 200 or 503 CREDENTIALS_UNAVAILABLE while it expired');
 
+($hr, $hj, $hk) = health();
+push @answers, $hr->{body};
+is($hr->{status}, 503, 'health: 503 once the key expired');
+is($hk->{last_refresh_result}, 'failure', 'health: the refresh failed');
+
+# down for longer than a key's life: still refused, still degraded
+sleep 7;
+is(get()->{status}, 503, 'down longer than a key lives: 503');
+is((health())[0]{status}, 503, 'down longer than a key lives: degraded');
+
 $t->metadata_control($md, lifetime => 6);
 ok(MiTest::poll_until(8, sub { get()->{status} == 200 }), 'recovered');
+is((health())[0]{status}, 200, 'health: ok again');
+push @answers, MiTest::http($ngx->{port}, 'GET', '/metrics')->{body};
 
 my @unverified = grep { !$_->{verified} } $t->mock_requests($mock);
 is(scalar @unverified, 0,
@@ -147,6 +204,12 @@ is(scalar @unverified, 0,
     or diag($unverified[0]{error});
 
 is(scalar MiTest::worker_deaths($ngx), 0, 'no worker died');
+
+my @secrets = map { $_->{secret} } $t->role_secrets($md);
+ok(@secrets > 5, scalar(@secrets) . ' keys handed out');
+my @leaks = grep { my $a = $_; grep { index($a, $_) >= 0 } @secrets }
+            @answers;
+is(scalar @leaks, 0, 'no secret in a health or metrics answer');
 
 $t->stop_all;
 $t->role_secrets($md);

@@ -71,6 +71,13 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mi_credentials_env"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mi_credentials_env,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mi_server_role"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
       ngx_http_mi_server_role,

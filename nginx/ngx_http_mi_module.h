@@ -347,6 +347,8 @@ char *ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_mi_credentials_env(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_mi_key_in_use(ngx_conf_t *cf,
     ngx_http_mi_loc_conf_t *mlcf);
 uint32_t ngx_http_mi_keys_id(ngx_http_mi_main_conf_t *mmcf);

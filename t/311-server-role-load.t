@@ -6,7 +6,8 @@
 # timestamp (the mock verifies each against the metadata mock's record of
 # the keys and their windows), or gets 503 CREDENTIALS_UNAVAILABLE; there
 # is no other outcome.  The metadata service sees one fetch per renewal,
-# not one per worker.  MI_ROLE_LOAD_SECONDS changes the length of the run.
+# not one per worker, and one renewal comes while the old workers of a
+# reload still serve (a slow request holds one of them).  MI_ROLE_LOAD_SECONDS changes the length of the run.
 
 use strict;
 use warnings;
@@ -14,6 +15,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 use MiTest;
@@ -74,10 +76,40 @@ my $during = MiTest::poll_until($seconds / 2, sub {
 });
 ok($during, 'reloaded while a renewal was under way');
 
-# and one in the middle of the run
+# and one in the middle of the run, which a slow request stretches over
+# a renewal: its old worker serves it for 4.5 s after the reload
 
-sleep(($start + $seconds / 2 + 1) - time) if time < $start + $seconds / 2 + 1;
+sleep(($start + $seconds / 2 - 1) - time) if time < $start + $seconds / 2 - 1;
+
+my $slow_out = "$dir/slow.out";
+my $slow = fork // die "fork: $!";
+if ($slow == 0) {
+    my $res = MiTest::http($ngx->{port}, 'GET', "$target?mock_delay_ms=4500");
+    open my $fh, '>', $slow_out or POSIX::_exit(1);
+    print $fh $res->{status};
+    close $fh;
+    POSIX::_exit(0);
+}
+
+# the mock records the request only once it answers: nothing to poll for
+sleep 0.5;
+
+my $reload_start = time;
 ok($t->reload_nginx($ngx), 'reloaded in the middle of the run');
+my $reload_end = time;
+
+waitpid $slow, 0;
+is(MiTest::read_file($slow_out), '200',
+   'the slow request the old worker held: 200');
+my ($slow_req) = grep { $_->{target} =~ /mock_delay_ms/ }
+                 $t->mock_requests($mock);
+ok($slow_req && $slow_req->{verified}, 'and signed with a valid key');
+
+my @during = grep { $_->{method} eq 'GET' && $_->{path} =~ /mi-role$/
+                    && $_->{t} > $reload_start && $_->{t} < $reload_end }
+             $t->metadata_requests($md);
+ok(@during >= 1, 'a renewal while the old workers still served ('
+                 . sprintf('%.1f', $reload_end - $reload_start) . ' s)');
 
 waitpid $wrk, 0;
 my $report = MiTest::read_file($out);

@@ -28,7 +28,7 @@ my $target = "$P/scene-summary/status";
 my $md = $t->start_metadata(lifetime => 6, fault => 'down');
 my $mock = $t->start_mock(-role_keys => $md->{record});
 
-my $ngx = $t->start_nginx(<<"EOF", workers => 2);
+my $http = <<"EOF";
     mi_server_role metadata=$md->{url} refresh=3s timeout=1s;
 
     server {
@@ -45,6 +45,8 @@ my $ngx = $t->start_nginx(<<"EOF", workers => 2);
         }
     }
 EOF
+
+my $ngx = $t->start_nginx($http, workers => 2);
 
 sub get { MiTest::http($ngx->{port}, 'GET', $target) }
 
@@ -197,6 +199,35 @@ $t->metadata_control($md, lifetime => 6);
 ok(MiTest::poll_until(8, sub { get()->{status} == 200 }), 'recovered');
 is((health())[0]{status}, 200, 'health: ok again');
 push @answers, MiTest::http($ngx->{port}, 'GET', '/metrics')->{body};
+
+# --- a reload keeps the key; another role is fetched at once -----------
+
+# a key of 30 s first, so that no renewal is due during the reload
+$t->metadata_control($md, lifetime => 30);
+my $long;
+ok(MiTest::poll_until(10, sub {
+       my @k = $t->role_secrets($md);
+       my $in_use = (health())[2]{access_key} // '';
+       $k[-1]{until} - $k[-1]{from} > 20_000 && $in_use eq $k[-1]{ak}
+           && ($long = $in_use);
+   }), 'a key of 30 s in use');
+
+my $fetches = () = $t->role_secrets($md);
+$t->reload_nginx($ngx);
+is(get()->{status}, 200, 'a reload keeps the key: signed at once');
+is((health())[2]{access_key}, $long, 'the same key');
+is(scalar(() = $t->role_secrets($md)), $fetches,
+   'and nothing fetched for it');
+
+$t->metadata_control($md, lifetime => 30, role => 'other-role');
+$t->reconfigure_nginx($ngx, $http =~ s/refresh=3s/role=other-role refresh=3s/r,
+                      workers => 2);
+is(get()->{status}, 200, 'another role: the key in use signs meanwhile');
+ok(MiTest::poll_until(5, sub {
+       MiTest::read_file($ngx->{error_log})
+           =~ /mi: server role "other-role": access key/
+   }), 'another role: its key is fetched at once');
+is(get()->{status}, 200, 'and signs');
 
 my @unverified = grep { !$_->{verified} } $t->mock_requests($mock);
 is(scalar @unverified, 0,

@@ -36,6 +36,7 @@
 #define NGX_HTTP_MI_ROLE_BUFFER      16384
 #define NGX_HTTP_MI_ROLE_TOKEN_MAX   1024
 #define NGX_HTTP_MI_ROLE_BACKOFF_MAX 60000      /* ms */
+#define NGX_HTTP_MI_ROLE_READ_TRIES  (64 * 1024)
 
 #define NGX_HTTP_MI_ROLE_PATH  "/latest/meta-data/iam/security-credentials/"
 
@@ -83,8 +84,12 @@ static void ngx_http_mi_role_fail(ngx_http_mi_role_fetch_t *f,
     const char *fmt, ...);
 static ngx_int_t ngx_http_mi_role_split(ngx_http_mi_role_fetch_t *f,
     ngx_uint_t *status, u_char **body, size_t *len);
+static ngx_uint_t ngx_http_mi_role_word(u_char *p, size_t len,
+    ngx_uint_t path);
 static uint64_t ngx_http_mi_role_now_ms(void);
 static void ngx_http_mi_role_read(ngx_http_mi_role_shm_t *shm,
+    ngx_http_mi_role_key_t *key);
+static void ngx_http_mi_role_write(ngx_http_mi_role_shm_t *shm,
     ngx_http_mi_role_key_t *key);
 
 
@@ -102,7 +107,6 @@ ngx_http_mi_server_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mi_main_conf_t *mmcf = conf;
 
-    u_char                   *p;
     ngx_str_t                *value, s, name;
     ngx_uint_t                i;
     ngx_http_mi_role_conf_t  *rcf;
@@ -128,18 +132,9 @@ ngx_http_mi_server_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             rcf->name.data = value[i].data + 5;
             rcf->name.len = value[i].len - 5;
 
-            for (p = rcf->name.data; p < rcf->name.data + rcf->name.len; p++)
-            {
-                if (*p <= 0x20 || *p >= 0x7f || *p == '/' || *p == '?'
-                    || *p == '%' || *p == '#')
-                {
-                    break;
-                }
-            }
-
             if (rcf->name.len == 0
                 || rcf->name.len > NGX_HTTP_MI_ROLE_NAME_MAX
-                || p < rcf->name.data + rcf->name.len)
+                || !ngx_http_mi_role_word(rcf->name.data, rcf->name.len, 1))
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "\"mi_server_role\": invalid role "
@@ -205,8 +200,16 @@ ngx_http_mi_server_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    while (rcf->metadata.data[rcf->metadata.len - 1] == '/') {
+    while (rcf->metadata.len > 7
+           && rcf->metadata.data[rcf->metadata.len - 1] == '/')
+    {
         rcf->metadata.len--;
+    }
+
+    if (rcf->metadata.len == 7) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_server_role\": metadata= has no host");
+        return NGX_CONF_ERROR;
     }
 
     rcf->url.url.data = rcf->metadata.data + 7;
@@ -694,9 +697,11 @@ ngx_http_mi_role_answer(ngx_http_mi_role_fetch_t *f)
         } else {
             len = mi_role_first_line(body, len);
 
-            if (len == 0 || len > NGX_HTTP_MI_ROLE_TOKEN_MAX) {
-                ngx_http_mi_role_fail(f, "answered a token of %uz bytes",
-                                      len);
+            if (len == 0 || len > NGX_HTTP_MI_ROLE_TOKEN_MAX
+                || !ngx_http_mi_role_word(body, len, 0))
+            {
+                ngx_http_mi_role_fail(f, "answered an invalid token "
+                                      "(%uz bytes)", len);
                 return;
             }
 
@@ -724,7 +729,9 @@ ngx_http_mi_role_answer(ngx_http_mi_role_fetch_t *f)
 
         len = mi_role_first_line(body, len);
 
-        if (len == 0 || len > NGX_HTTP_MI_ROLE_NAME_MAX) {
+        if (len == 0 || len > NGX_HTTP_MI_ROLE_NAME_MAX
+            || !ngx_http_mi_role_word(body, len, 1))
+        {
             ngx_http_mi_role_fail(f, "named no role (%uz bytes)", len);
             return;
         }
@@ -772,7 +779,7 @@ ngx_http_mi_role_store(ngx_http_mi_role_fetch_t *f, u_char *body, size_t len)
     uint64_t                  now, renew, life;
     ngx_tm_t                  tm;
     mi_role_credentials_t     cr;
-    ngx_http_mi_role_key_t   *key;
+    ngx_http_mi_role_key_t    key;
     ngx_http_mi_role_shm_t   *shm;
 
     if (mi_role_parse(&cr, body, len) != 0) {
@@ -840,27 +847,27 @@ ngx_http_mi_role_store(ngx_http_mi_role_fetch_t *f, u_char *body, size_t len)
 
     shm = f->rcf->shm;
 
+    /* made on the stack, so that the zone's write is one short copy */
+
+    ngx_memzero(&key, sizeof(ngx_http_mi_role_key_t));
+
+    mi_sign_key_init(&key.state, cr.secret_key.data, cr.secret_key.len);
+    mi_key_fingerprint(cr.secret_key.data, cr.secret_key.len,
+                       key.fingerprint);
+    ngx_memcpy(key.access_key, cr.access_key.data, cr.access_key.len);
+    key.access_key_len = cr.access_key.len;
+    ngx_memcpy(key.role, f->role.data, f->role.len);
+    key.role_len = f->role.len;
+    key.expires = (time_t) expires;
+    key.fetched = ngx_time();
+
     /* one writer at a time, beside the lease: a lease may run out */
 
     ngx_shmtx_lock(shm->mutex);
 
-    (void) ngx_atomic_fetch_add(&shm->seq, 1);
+    ngx_http_mi_role_write(shm, &key);
 
-    key = &shm->key;
-
-    ngx_explicit_memzero(key, sizeof(ngx_http_mi_role_key_t));
-
-    mi_sign_key_init(&key->state, cr.secret_key.data, cr.secret_key.len);
-    mi_key_fingerprint(cr.secret_key.data, cr.secret_key.len,
-                       key->fingerprint);
-    ngx_memcpy(key->access_key, cr.access_key.data, cr.access_key.len);
-    key->access_key_len = cr.access_key.len;
-    ngx_memcpy(key->role, f->role.data, f->role.len);
-    key->role_len = f->role.len;
-    key->expires = (time_t) expires;
-    key->fetched = ngx_time();
-
-    (void) ngx_atomic_fetch_add(&shm->seq, 1);
+    ngx_explicit_memzero(&key.state, sizeof(mi_sign_key_t));
 
     /* refresh before expiry; a key shorter-lived than that, at half-life */
 
@@ -883,7 +890,7 @@ ngx_http_mi_role_store(ngx_http_mi_role_fetch_t *f, u_char *body, size_t len)
                   "fingerprint %*s, expires "
                   "%4d-%02d-%02dT%02d:%02d:%02dZ",
                   &f->role, cr.access_key.len, cr.access_key.data,
-                  (size_t) MI_FINGERPRINT_LEN, key->fingerprint,
+                  (size_t) MI_FINGERPRINT_LEN, key.fingerprint,
                   tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                   tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 
@@ -914,7 +921,7 @@ ngx_http_mi_role_fail(ngx_http_mi_role_fetch_t *f, const char *fmt, ...)
     ngx_log_error(NGX_LOG_ERR, f->log, 0,
                   "mi_server_role: \"%V%V%V\" %*s",
                   &f->rcf->metadata, &f->rcf->url.uri, &f->path,
-                  p - why, why);
+                  (size_t) (p - why), why);
 
     shm = f->rcf->shm;
 
@@ -936,9 +943,7 @@ ngx_http_mi_role_fail(ngx_http_mi_role_fetch_t *f, const char *fmt, ...)
     /* an expired key is of no use: wiped */
 
     if (shm->key.expires && (uint64_t) shm->key.expires * 1000 <= now) {
-        (void) ngx_atomic_fetch_add(&shm->seq, 1);
-        ngx_explicit_memzero(&shm->key, sizeof(ngx_http_mi_role_key_t));
-        (void) ngx_atomic_fetch_add(&shm->seq, 1);
+        ngx_http_mi_role_write(shm, NULL);
     }
 
     ngx_shmtx_unlock(shm->mutex);
@@ -1008,6 +1013,28 @@ ngx_http_mi_role_split(ngx_http_mi_role_fetch_t *f, ngx_uint_t *status,
     }
 
     return NGX_ERROR;
+}
+
+
+/*
+ * Visible ASCII only: a token and a role name go into request headers and
+ * lines; a role name, into a path too.
+ */
+
+static ngx_uint_t
+ngx_http_mi_role_word(u_char *p, size_t len, ngx_uint_t path)
+{
+    u_char  *last;
+
+    for (last = p + len; p < last; p++) {
+        if (*p <= 0x20 || *p >= 0x7f
+            || (path && (*p == '/' || *p == '?' || *p == '%' || *p == '#')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -1095,20 +1122,32 @@ ngx_http_mi_role_state(ngx_http_mi_role_conf_t *rcf,
 }
 
 
-/* The key copied under the sequence counter: never half of one. */
+/*
+ * The key copied under the sequence counter: never half of one.  A writer
+ * holds the counter odd for one copy of the struct; a reader that finds
+ * it odd for too long (a writer killed in the middle) gets no key, and the
+ * request a 503, rather than waiting forever.
+ */
 
 static void
 ngx_http_mi_role_read(ngx_http_mi_role_shm_t *shm,
     ngx_http_mi_role_key_t *key)
 {
+    ngx_uint_t         n;
     ngx_atomic_uint_t  seq;
 
-    for ( ;; ) {
+    for (n = 0; n < NGX_HTTP_MI_ROLE_READ_TRIES; n++) {
         seq = shm->seq;
         ngx_memory_barrier();
 
         if (seq & 1) {
-            ngx_cpu_pause();
+            if (n % 1024 == 1023) {
+                ngx_sched_yield();
+
+            } else {
+                ngx_cpu_pause();
+            }
+
             continue;
         }
 
@@ -1119,4 +1158,34 @@ ngx_http_mi_role_read(ngx_http_mi_role_shm_t *shm,
             return;
         }
     }
+
+    ngx_explicit_memzero(key, sizeof(ngx_http_mi_role_key_t));
+}
+
+
+/*
+ * Replaces the key (NULL: wipes it), the zone's mutex held.  The counter
+ * is made even first: a writer killed between its two steps left it odd.
+ */
+
+static void
+ngx_http_mi_role_write(ngx_http_mi_role_shm_t *shm,
+    ngx_http_mi_role_key_t *key)
+{
+    ngx_atomic_uint_t  seq;
+
+    seq = (shm->seq + 1) & ~((ngx_atomic_uint_t) 1);
+
+    shm->seq = seq + 1;
+    ngx_memory_barrier();
+
+    if (key) {
+        ngx_memcpy(&shm->key, key, sizeof(ngx_http_mi_role_key_t));
+
+    } else {
+        ngx_explicit_memzero(&shm->key, sizeof(ngx_http_mi_role_key_t));
+    }
+
+    ngx_memory_barrier();
+    shm->seq = seq + 2;
 }

@@ -24,9 +24,58 @@ my $t = MiTest->new;
 my $P = '/api/v1/workspaces/my-ws/projects/1234/assets/5678';
 my $target = "$P/scene-summary/status";
 
+# --- the directive's checks ------------------------------------------------
+
+for my $case (
+    ['role=a/b', qr/"mi_server_role": invalid role name "a\/b"/],
+    ['metadata=https://127.0.0.1:1', qr/is not an "http:\/\/" URL/],
+    ['metadata=http:///', qr/metadata= has no host/],
+    ['refresh=0', qr/invalid refresh time "refresh=0"/],
+    ['timeout=abc', qr/invalid timeout "timeout=abc"/],
+    ['zone=x', qr/invalid parameter "zone=x", expected role=, metadata=, refresh= or timeout=/],
+) {
+    my ($rc, $out) = $t->nginx_test_conf(<<"EOF");
+    mi_server_role metadata=http://127.0.0.1:1 $case->[0];
+EOF
+    isnt($rc, 0, "mi_server_role $case->[0]: refused");
+    like($out, $case->[1], "mi_server_role $case->[0]: the message");
+}
+
+{
+    my ($rc, $out) = $t->nginx_test_conf(<<"EOF");
+    mi_server_role metadata=http://127.0.0.1:1;
+    mi_server_role metadata=http://127.0.0.1:1;
+EOF
+    like($out, qr/"mi_server_role" directive is duplicate/, 'duplicate');
+
+    ($rc, $out) = $t->nginx_test_conf(<<"EOF");
+    server {
+        listen 127.0.0.1:1;
+        location / {
+            mi_server_role metadata=http://127.0.0.1:1;
+        }
+    }
+EOF
+    like($out, qr/"mi_server_role" directive is not allowed here/,
+         'http level only');
+
+    ($rc, $out) = $t->nginx_test_conf(<<"EOF");
+    server {
+        listen 127.0.0.1:1;
+        location / {
+            mi_sign on;
+        }
+    }
+EOF
+    like($out, qr/has no "mi_access_key" in scope/,
+         'without it, a signing location still needs its keys');
+}
+
 # the service is down when nginx starts: no key yet
 my $md = $t->start_metadata(lifetime => 6, fault => 'down');
-my $mock = $t->start_mock(-role_keys => $md->{record});
+my $static = $t->new_secret;
+my $static_file = $t->write_file('static.secret', $static);
+my $mock = $t->start_mock(AK => $static, -role_keys => $md->{record});
 
 my $http = <<"EOF";
     mi_server_role metadata=$md->{url} refresh=3s timeout=1s;
@@ -35,6 +84,13 @@ my $http = <<"EOF";
         listen 127.0.0.1:%%PORT%%;
         location / {
             mi_sign on;
+            proxy_pass http://127.0.0.1:$mock->{port};
+        }
+        # a location's own key wins over the Server Role's
+        location ~ ^/api/v1/workspaces/static-ws/ {
+            mi_sign on;
+            mi_access_key AK;
+            mi_secret_key_file $static_file;
             proxy_pass http://127.0.0.1:$mock->{port};
         }
         location = /health {
@@ -75,6 +131,10 @@ is(code($r), 'CREDENTIALS_UNAVAILABLE', 'no key yet: CREDENTIALS_UNAVAILABLE');
 like($r->{h}{'retry-after'} // '', qr/^[1-9][0-9]*$/, 'Retry-After');
 is(scalar $t->mock_requests($mock), 0, 'nothing forwarded');
 
+(my $static_target = $target) =~ s/my-ws/static-ws/;
+is($t->signed_as($ngx->{port}, $mock, $static_target), 'verified AK',
+   'meanwhile a location with its own key signs with it');
+
 my ($hr, $hj, $hk) = health();
 is($hr->{status}, 503, 'health: 503 without a key');
 is($hj->{status}, 'degraded', 'health: degraded');
@@ -88,6 +148,10 @@ $t->metadata_control($md, lifetime => 6);
 
 ok(MiTest::poll_until(8, sub { get()->{status} == 200 }),
    'the first key arrives, requests are signed');
+
+is($t->signed_as($ngx->{port}, $mock, $static_target), 'verified AK',
+   'and goes on signing with it once the role has a key');
+get();
 
 my @keys = $t->role_secrets($md);
 my ($last) = grep { $_->{verified} } reverse $t->mock_requests($mock);
@@ -244,6 +308,6 @@ is(scalar @leaks, 0, 'no secret in a health or metrics answer');
 
 $t->stop_all;
 $t->role_secrets($md);
-$t->check_logs;
+$t->check_logs($static_file);
 
 done_testing;

@@ -27,9 +27,9 @@ static ngx_str_t  ngx_http_mi_health_status[] = {
  * The rule, as docs/ngx_http_mi_module.md states it: ready when at least
  * one location signs (nginx refuses a configuration where one lacks its
  * access key or secret) and the Server Role, if any, has a key that is not
- * about to expire unrenewed (ngx_http_mi_role_state), unless the upstream's last answers about these
- * keys were NGX_HTTP_MI_AUTH_FAILURES authentication failures or more in
- * a row, the last of them within the window.  Only the API Gateway's
+ * about to expire unrenewed (ngx_http_mi_role_state), unless the
+ * upstream's last answers about these keys were
+ * NGX_HTTP_MI_AUTH_FAILURES authentication failures or more in a row, the last of them within the window.  Only the API Gateway's
  * errorCode "200" counts, which no client can ask for; a success ends the
  * run, and a configuration with other keys starts afresh.  The window lets
  * a gateway that a load balancer took out of rotation be tried again.

@@ -381,14 +381,17 @@ ngx_http_mi_read_env(ngx_conf_t *cf)
         sk = (u_char *) getenv(sk_name);
     }
 
-    if (ak == NULL || *ak == '\0' || sk == NULL || *sk == '\0') {
+    if (ak == NULL || *ak == '\0') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mi_credentials_env\": %s is not set "
-                           "(nor %s)",
-                           (ak == NULL || *ak == '\0')
-                           ? "NCLOUD_ACCESS_KEY_ID" : "NCLOUD_SECRET_ACCESS_KEY",
-                           (ak == NULL || *ak == '\0')
-                           ? "NCLOUD_ACCESS_KEY" : "NCLOUD_SECRET_KEY");
+                           "\"mi_credentials_env\": NCLOUD_ACCESS_KEY_ID "
+                           "is not set (nor NCLOUD_ACCESS_KEY)");
+        return NGX_ERROR;
+    }
+
+    if (sk == NULL || *sk == '\0') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_env\": NCLOUD_SECRET_ACCESS_KEY "
+                           "is not set (nor NCLOUD_SECRET_KEY)");
         return NGX_ERROR;
     }
 

@@ -1090,6 +1090,7 @@ void
 ngx_http_mi_role_state(ngx_http_mi_role_conf_t *rcf,
     ngx_http_mi_role_state_t *st)
 {
+    uint64_t                 now, expires;
     ngx_http_mi_role_key_t   key;
     ngx_http_mi_role_shm_t  *shm;
 
@@ -1116,9 +1117,12 @@ ngx_http_mi_role_state(ngx_http_mi_role_conf_t *rcf,
      * another gateway before this one has to refuse.
      */
 
-    st->ready = key.expires > ngx_time()
+    now = ngx_http_mi_role_now_ms();
+    expires = (uint64_t) key.expires * 1000;
+
+    st->ready = expires > now
                 && !(shm->last_result == NGX_HTTP_MI_ROLE_FAILED
-                     && key.expires - ngx_time() < rcf->refresh / 3);
+                     && expires - now < (uint64_t) rcf->refresh * 1000 / 3);
 }
 
 

@@ -16,7 +16,8 @@ use lib "$FindBin::Bin/lib";
 
 use Digest::SHA qw(sha256_hex);
 use Test::More;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
+use Time::Local qw(timegm);
 use MiTest;
 
 my $t = MiTest->new;
@@ -234,7 +235,30 @@ for my $fault (sort keys %faults) {
 
 # --- expired with no other key, then recovery ----------------------------
 
+# a fresh key, and the service down again
+
+$t->metadata_control($md, lifetime => 6);
+ok(MiTest::poll_until(10, sub { (health())[0]{status} == 200 }),
+   'the service back: a key again');
 $t->metadata_control($md, lifetime => 6, fault => 'down');
+
+# renewal failed and the key expires within a third of refresh (1 s):
+# degraded while the key still signs
+
+my $degraded;
+MiTest::poll_until(12, sub {
+    my ($res, undef, $k) = health();
+    return 0 unless $res->{status} == 503;
+    $degraded = { at => time, key => $k };
+});
+my $left = $degraded && $degraded->{key}{expires_at}
+           && $degraded->{key}{expires_at} =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)Z$/
+           ? timegm($6, $5, $4, $3, $2 - 1, $1) - $degraded->{at} : undef;
+ok(defined $left && $left > -0.1 && $left <= 1.1,
+   'degraded from a third of refresh before expiry, the renewal failing ('
+   . (defined $left ? sprintf('%.2f s left', $left) : 'never') . ')');
+is($degraded && $degraded->{key}{last_refresh_result}, 'failure',
+   'with the last refresh failed');
 
 my (%seen, $bad);
 MiTest::poll_until(12, sub {

@@ -76,6 +76,20 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mi_credentials_env"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mi_credentials_env,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mi_server_role"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_mi_server_role,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mi_validate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -446,6 +460,7 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
      *     conf->sign_line = 0;
      *     conf->credentials_file = NULL;
      *     conf->credentials_line = 0;
+     *     conf->role = NULL;
      */
 
     conf->sign = NGX_CONF_UNSET;
@@ -535,6 +550,15 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (!conf->sign) {
+        return NGX_CONF_OK;
+    }
+
+    /* a block's own keys, then the Server Role's */
+
+    if (conf->access_key.len == 0 && conf->key == NULL
+        && mmcf->role != NULL)
+    {
+        conf->role = mmcf->role;
         return NGX_CONF_OK;
     }
 
@@ -639,11 +663,17 @@ ngx_http_mi_init_module(ngx_cycle_t *cycle)
 }
 
 
-
-/* Each worker finds the names of its mi_resolve upstreams. */
+/*
+ * Each worker finds the names of its mi_resolve upstreams and watches the
+ * Server Role's key for renewal.
+ */
 
 static ngx_int_t
 ngx_http_mi_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_http_mi_resolve_init_process(cycle);
+    if (ngx_http_mi_resolve_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_mi_role_init_process(cycle);
 }

@@ -48,6 +48,7 @@ static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
     { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_BODY") },
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("BODY_TOO_LARGE") },
     { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("BODY_UNAVAILABLE") },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("CREDENTIALS_UNAVAILABLE") },
 
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST") },
     { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED") },
@@ -192,7 +193,8 @@ ngx_http_mi_reject(ngx_http_request_t *r, ngx_http_mi_error_e error,
 ngx_int_t
 ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
 {
-    ngx_buf_t  *b;
+    ngx_buf_t        *b;
+    ngx_table_elt_t  *h;
 
     ctx->verdict = NGX_DONE;
 
@@ -212,6 +214,26 @@ ngx_http_mi_send_error(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
     b = ngx_http_mi_error_body(r, ctx);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->retry_after) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.len = ngx_sprintf(h->value.data, "%T", ctx->retry_after)
+                       - h->value.data;
     }
 
     return ngx_http_mi_send_text(r, ngx_http_mi_errors[ctx->error].status,

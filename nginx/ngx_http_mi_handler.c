@@ -16,6 +16,8 @@ static ngx_int_t ngx_http_mi_check(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 static ngx_int_t ngx_http_mi_target(ngx_http_request_t *r,
     ngx_http_mi_target_t *t);
+static ngx_int_t ngx_http_mi_role_check(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_role_key_t *key);
 static ngx_int_t ngx_http_mi_sign(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 
@@ -90,7 +92,13 @@ ngx_http_mi_precontent_handler(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        rc = ngx_http_mi_check(r, mlcf, ctx);
+        /* without a valid key, nothing is read or checked: 503 at once */
+
+        rc = mlcf->role ? ngx_http_mi_role_check(r, mlcf, NULL) : NGX_OK;
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_mi_check(r, mlcf, ctx);
+        }
 
         if (rc == NGX_DONE) {
             /* the body is being read; its handler brings r back here */
@@ -104,7 +112,16 @@ ngx_http_mi_precontent_handler(ngx_http_request_t *r)
 
     case NGX_OK:
         if (!ctx->signed_request) {
-            if (ngx_http_mi_sign(r, mlcf, ctx) != NGX_OK) {
+            rc = ngx_http_mi_sign(r, mlcf, ctx);
+
+            if (rc == NGX_DECLINED) {
+                /* the Server Role's key expired while the body came */
+                ctx->verdict = NGX_DONE;
+                ngx_http_finalize_request(r, ngx_http_mi_send_error(r, ctx));
+                return NGX_DONE;
+            }
+
+            if (rc != NGX_OK) {
                 return NGX_ERROR;
             }
 
@@ -231,18 +248,86 @@ ngx_http_mi_target(ngx_http_request_t *r, ngx_http_mi_target_t *t)
 }
 
 
+/*
+ * A location that signs with the Server Role's key: NGX_OK with a copy of
+ * it in key (when key is not NULL, the caller wipes it), or NGX_DECLINED
+ * with the request refused, 503 CREDENTIALS_UNAVAILABLE and Retry-After,
+ * when no key is valid now: before the first one arrives, or after one
+ * expired with no other.
+ */
+
+static ngx_int_t
+ngx_http_mi_role_check(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    ngx_http_mi_role_key_t *key)
+{
+    time_t                   retry;
+    ngx_int_t                rc;
+    ngx_http_mi_ctx_t       *ctx;
+    ngx_http_mi_role_key_t   copy;
+
+    if (ngx_http_mi_role_key(mlcf->role, key ? key : &copy, &retry)
+        == NGX_OK)
+    {
+        if (key == NULL) {
+            ngx_explicit_memzero(&copy, sizeof(ngx_http_mi_role_key_t));
+        }
+
+        return NGX_OK;
+    }
+
+    rc = ngx_http_mi_reject(r, NGX_HTTP_MI_CREDENTIALS_UNAVAILABLE,
+                            "no valid Server Role credentials yet: "
+                            "retry later");
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mi_module);
+    ctx->retry_after = retry;
+
+    return NGX_DECLINED;
+}
+
+
 /* Signs the request and puts the view with the signing headers in place. */
 
 static ngx_int_t
 ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     ngx_http_mi_ctx_t *ctx)
 {
-    ngx_time_t            *tp;
-    mi_sign_str_t          method, path, args, ts, ak;
-    ngx_table_elt_t       *content_type;
-    ngx_http_mi_target_t  *t;
+    ngx_int_t                rc;
+    ngx_str_t                access_key;
+    ngx_time_t              *tp;
+    mi_sign_str_t            method, path, args, ts, ak;
+    ngx_table_elt_t         *content_type;
+    ngx_http_mi_target_t    *t;
+    const mi_sign_key_t     *state;
+    ngx_http_mi_role_key_t   role;
 
     t = &ctx->target;
+
+    if (mlcf->role) {
+        rc = ngx_http_mi_role_check(r, mlcf, &role);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* the access key id is no secret: the header keeps a copy */
+
+        access_key.len = role.access_key_len;
+        access_key.data = ngx_pnalloc(r->pool, access_key.len);
+        if (access_key.data == NULL) {
+            ngx_explicit_memzero(&role, sizeof(ngx_http_mi_role_key_t));
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(access_key.data, role.access_key, access_key.len);
+        state = &role.state;
+
+    } else {
+        access_key = mlcf->access_key;
+        state = mlcf->key->state;
+    }
 
     /* the epoch in milliseconds: ngx_current_msec is monotonic, not epoch */
 
@@ -260,11 +345,15 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     args.len = t->args.len;
     ts.data = ctx->timestamp.data;
     ts.len = ctx->timestamp.len;
-    ak.data = mlcf->access_key.data;
-    ak.len = mlcf->access_key.len;
+    ak.data = access_key.data;
+    ak.len = access_key.len;
 
-    mi_sign_v2(mlcf->key->state, method, path, t->has_args, args, ts, ak,
+    mi_sign_v2(state, method, path, t->has_args, args, ts, ak,
                ctx->signature);
+
+    if (mlcf->role) {
+        ngx_explicit_memzero(&role, sizeof(ngx_http_mi_role_key_t));
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mi sign: \"%V %V%s%V\"", &r->method_name, &t->path,
@@ -274,8 +363,7 @@ ngx_http_mi_sign(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
                                 ctx->timestamp.data, ctx->timestamp.len)
         == NULL
         || ngx_http_mi_headers_add(ctx, NGX_HTTP_MI_ACCESS_KEY_HEADER,
-                                   mlcf->access_key.data,
-                                   mlcf->access_key.len)
+                                   access_key.data, access_key.len)
            == NULL
         || ngx_http_mi_headers_add(ctx, NGX_HTTP_MI_SIGNATURE_HEADER,
                                    ctx->signature, MI_SIGNATURE_LEN)

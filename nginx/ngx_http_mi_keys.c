@@ -42,6 +42,8 @@ static ngx_int_t ngx_http_mi_parse_secret(ngx_conf_t *cf,
 static ngx_int_t ngx_http_mi_parse_credentials(ngx_conf_t *cf,
     ngx_http_mi_key_t *key, u_char *text, size_t len, void *data);
 static void ngx_http_mi_wipe_key(void *data);
+static ngx_int_t ngx_http_mi_read_env(ngx_conf_t *cf);
+static void ngx_http_mi_wipe_env(void);
 static char *ngx_http_mi_check_access_key(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_uint_t ngx_http_mi_str_eq(ngx_str_t *a, ngx_str_t *b);
@@ -49,6 +51,15 @@ static ngx_uint_t ngx_http_mi_str_eq(ngx_str_t *a, ngx_str_t *b);
 
 ngx_conf_post_t  ngx_http_mi_access_key_post = {
     ngx_http_mi_check_access_key
+};
+
+
+/* Indexed by ngx_http_mi_source_e. */
+ngx_str_t  ngx_http_mi_sources[] = {
+    ngx_string("static"),
+    ngx_string("file"),
+    ngx_string("env"),
+    ngx_string("server_role")
 };
 
 
@@ -139,6 +150,7 @@ ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    key->source = NGX_HTTP_MI_SOURCE_FILE;
     mlcf->key = key;
     mlcf->access_key = cred.access_key;
     mlcf->credentials_file = cf->conf_file->file.name.data;
@@ -285,6 +297,187 @@ ngx_http_mi_alloc_key_pages(ngx_conf_t *cf, ngx_str_t *directive)
 #endif
 
     return p;
+}
+
+
+/*
+ * mi_credentials_env: the access key and the secret from the environment
+ * variables of NCP's SDKs, for containers.  They are read once, when the
+ * master first loads a configuration that names them, into key pages that
+ * live as long as the master (a reload finds them there), and are then
+ * wiped from the environment: the bytes of each "NAME=value" are zeroed
+ * where they are, which every copy of the environment's array (environ,
+ * nginx's own saved at start) points to, and the entries are removed from
+ * environ.  Workers get only the variables the "env" directive names.
+ */
+
+static ngx_http_mi_key_t  *ngx_http_mi_env_key;
+static ngx_str_t           ngx_http_mi_env_access_key;
+
+static const char  *ngx_http_mi_env_names[] = {
+    "NCLOUD_ACCESS_KEY_ID", "NCLOUD_ACCESS_KEY",
+    "NCLOUD_SECRET_ACCESS_KEY", "NCLOUD_SECRET_KEY",
+    NULL
+};
+
+
+char *
+ngx_http_mi_credentials_env(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mi_loc_conf_t *mlcf = conf;
+
+    if (mlcf->credentials_file != NULL) {
+        return "is duplicate";
+    }
+
+    if (mlcf->access_key.data != NULL || mlcf->key != NGX_CONF_UNSET_PTR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_env\" cannot be combined with "
+                           "\"%s\" in the same block",
+                           mlcf->access_key.data ? "mi_access_key"
+                                                 : "mi_secret_key_file");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mi_env_key == NULL
+        && ngx_http_mi_read_env(cf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->key = ngx_http_mi_env_key;
+    mlcf->access_key = ngx_http_mi_env_access_key;
+    mlcf->credentials_file = cf->conf_file->file.name.data;
+    mlcf->credentials_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mi_read_env(ngx_conf_t *cf)
+{
+    u_char             *p, *ak, *sk;
+    size_t              ak_len, sk_len;
+    ngx_str_t           directive;
+    const char         *ak_name, *sk_name;
+    ngx_http_mi_key_t  *key;
+
+    ngx_str_set(&directive, "mi_credentials_env");
+
+    ak_name = "NCLOUD_ACCESS_KEY_ID";
+    ak = (u_char *) getenv(ak_name);
+
+    if (ak == NULL || *ak == '\0') {
+        ak_name = "NCLOUD_ACCESS_KEY";
+        ak = (u_char *) getenv(ak_name);
+    }
+
+    sk_name = "NCLOUD_SECRET_ACCESS_KEY";
+    sk = (u_char *) getenv(sk_name);
+
+    if (sk == NULL || *sk == '\0') {
+        sk_name = "NCLOUD_SECRET_KEY";
+        sk = (u_char *) getenv(sk_name);
+    }
+
+    if (ak == NULL || *ak == '\0') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_env\": NCLOUD_ACCESS_KEY_ID "
+                           "is not set (nor NCLOUD_ACCESS_KEY)");
+        return NGX_ERROR;
+    }
+
+    if (sk == NULL || *sk == '\0') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_env\": NCLOUD_SECRET_ACCESS_KEY "
+                           "is not set (nor NCLOUD_SECRET_KEY)");
+        return NGX_ERROR;
+    }
+
+    ak_len = ngx_strlen(ak);
+    sk_len = ngx_strlen(sk);
+
+    for (p = ak; p < ak + ak_len; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mi_credentials_env\": %s has a character "
+                               "that cannot be sent in a header, at "
+                               "position %uz", ak_name, (size_t) (p - ak));
+            return NGX_ERROR;
+        }
+    }
+
+    if (sk_len > NGX_HTTP_MI_SECRET_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_credentials_env\": %s is longer than %d "
+                           "bytes", sk_name, NGX_HTTP_MI_SECRET_MAX);
+        return NGX_ERROR;
+    }
+
+    /* the master's for its life: not of a cycle, so never of its pool */
+
+    key = ngx_calloc(sizeof(ngx_http_mi_key_t), cf->log);
+    ngx_http_mi_env_access_key.data = ngx_alloc(ak_len, cf->log);
+
+    if (key == NULL || ngx_http_mi_env_access_key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->state = ngx_http_mi_alloc_key_pages(cf, &directive);
+    if (key->state == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->source = NGX_HTTP_MI_SOURCE_ENV;
+    key->file.len = ngx_strlen(sk_name) + sizeof("env:") - 1;
+    key->file.data = ngx_alloc(key->file.len, cf->log);
+    if (key->file.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(key->file.data, "env:%s", sk_name);
+
+    ngx_memcpy(ngx_http_mi_env_access_key.data, ak, ak_len);
+    ngx_http_mi_env_access_key.len = ak_len;
+
+    mi_sign_key_init(key->state, sk, sk_len);
+    mi_key_fingerprint(sk, sk_len, key->fingerprint);
+    key->loaded = ngx_time();
+
+    ngx_http_mi_env_key = key;
+
+    ngx_http_mi_wipe_env();
+
+    return NGX_OK;
+}
+
+
+/* Zeroes each of the SDK's variables in place and takes it out of environ. */
+
+static void
+ngx_http_mi_wipe_env(void)
+{
+    char         **p, **q;
+    size_t         len;
+    const char   **name;
+
+    for (name = ngx_http_mi_env_names; *name; name++) {
+        len = ngx_strlen(*name);
+
+        for (p = environ; *p; /* void */) {
+            if (ngx_strncmp(*p, *name, len) != 0 || (*p)[len] != '=') {
+                p++;
+                continue;
+            }
+
+            ngx_explicit_memzero(*p, ngx_strlen(*p));
+
+            for (q = p; *q; q++) {
+                *q = *(q + 1);
+            }
+        }
+    }
 }
 
 

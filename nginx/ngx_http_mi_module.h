@@ -11,6 +11,8 @@
  *   ngx_http_mi_body.c       the request body: read, filtered, checked
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_keys.c       the key directives, key files, keys in use
+ *   ngx_http_mi_role.c       Server Role keys: fetched by the workers from
+ *                            the metadata service, kept in a shared zone
  *   ngx_http_mi_error.c      JSON errors, nginx's error pages replaced
  *   ngx_http_mi_endpoint.c   what mi_metrics and mi_health share
  *   ngx_http_mi_metrics.c    the counters' shared zone, counted at the log
@@ -38,6 +40,7 @@
 #include "mi_credentials.h"
 #include "mi_prom.h"
 #include "mi_refusal.h"
+#include "mi_role.h"
 #include "mi_route.h"
 #include "mi_sign.h"
 #include "mi_utf8.h"
@@ -68,6 +71,7 @@ typedef enum {
     NGX_HTTP_MI_INVALID_BODY,
     NGX_HTTP_MI_BODY_TOO_LARGE,
     NGX_HTTP_MI_BODY_UNAVAILABLE,
+    NGX_HTTP_MI_CREDENTIALS_UNAVAILABLE,
 
     NGX_HTTP_MI_BAD_REQUEST,
     NGX_HTTP_MI_UNAUTHORIZED,
@@ -109,8 +113,18 @@ typedef struct {
 } ngx_http_mi_pattern_t;
 
 
+/* Where a key comes from, as mi_health and mi_metrics name it. */
+typedef enum {
+    NGX_HTTP_MI_SOURCE_STATIC = 0,  /* mi_access_key, mi_secret_key_file */
+    NGX_HTTP_MI_SOURCE_FILE,        /* mi_credentials_file */
+    NGX_HTTP_MI_SOURCE_ENV,         /* mi_credentials_env */
+    NGX_HTTP_MI_SOURCE_SERVER_ROLE  /* mi_server_role */
+} ngx_http_mi_source_e;
+
+
 typedef struct {
     mi_sign_key_t              *state;      /* on pages of its own */
+    ngx_http_mi_source_e        source;
     ngx_str_t                   file;
     u_char                      fingerprint[MI_FINGERPRINT_LEN];
     time_t                      loaded;     /* when the master read it */
@@ -124,9 +138,74 @@ typedef struct {
 } ngx_http_mi_key_use_t;
 
 
+#define NGX_HTTP_MI_ROLE_NAME_MAX  128
+
+/* A Server Role key as the zone holds it: the secret's states, not it. */
+typedef struct {
+    time_t                      expires;    /* 0: no key */
+    time_t                      fetched;
+    size_t                      access_key_len;
+    u_char                      access_key[MI_ROLE_ACCESS_KEY_MAX];
+    size_t                      role_len;
+    u_char                      role[NGX_HTTP_MI_ROLE_NAME_MAX];
+    u_char                      fingerprint[MI_FINGERPRINT_LEN];
+    mi_sign_key_t               state;
+} ngx_http_mi_role_key_t;
+
+
+/* The Server Role's key as mi_health and mi_metrics show it: no secret. */
+typedef struct {
+    size_t                      access_key_len;
+    u_char                      access_key[MI_ROLE_ACCESS_KEY_MAX];
+    size_t                      role_len;
+    u_char                      role[NGX_HTTP_MI_ROLE_NAME_MAX];
+    u_char                      fingerprint[MI_FINGERPRINT_LEN];
+    time_t                      expires;    /* 0: no key */
+    time_t                      last_refresh;   /* 0: none yet */
+    ngx_uint_t                  last_result;
+    ngx_atomic_uint_t           refreshes[2];   /* succeeded, failed */
+    ngx_uint_t                  ready;
+} ngx_http_mi_role_state_t;
+
+
+#define NGX_HTTP_MI_ROLE_NONE    0
+#define NGX_HTTP_MI_ROLE_OK      1
+#define NGX_HTTP_MI_ROLE_FAILED  2
+
+/* The Server Role zone (ngx_http_mi_role.c says who writes what). */
+typedef struct {
+    ngx_atomic_t                seq;        /* odd while key is written */
+    ngx_atomic_t                lease;      /* until when (s); 0: free */
+    ngx_atomic_t                lease_pid;  /* the last holder */
+    ngx_http_mi_role_key_t      key;
+
+    ngx_shmtx_t                *mutex;      /* the zone's: of the writers */
+    uint64_t                    renew_at;   /* epoch ms of the next try */
+    ngx_uint_t                  failures;   /* in a row */
+    time_t                      last_refresh;
+    ngx_uint_t                  last_result;    /* NGX_HTTP_MI_ROLE_ */
+    ngx_atomic_t                refreshes[2];   /* succeeded, failed */
+    uint32_t                    id;         /* of the role and service */
+} ngx_http_mi_role_shm_t;
+
+
+/* mi_server_role */
+typedef struct {
+    ngx_str_t                   name;       /* empty: the service's */
+    ngx_str_t                   metadata;   /* the URL, for the logs */
+    ngx_url_t                   url;
+    time_t                      refresh;
+    ngx_msec_t                  timeout;
+    uint32_t                    id;
+    ngx_shm_zone_t             *zone;
+    ngx_http_mi_role_shm_t     *shm;
+} ngx_http_mi_role_conf_t;
+
+
 typedef struct {
     ngx_http_mi_pattern_t       params[MI_PARAM_COUNT];
     ngx_array_t                 keys;       /* of ngx_http_mi_key_use_t */
+    ngx_http_mi_role_conf_t    *role;       /* NULL: no mi_server_role */
 
     ngx_shm_zone_t             *metrics;    /* NULL: nothing is counted */
     ngx_uint_t                  metrics_wanted;  /* mi_metrics, mi_health */
@@ -151,6 +230,7 @@ typedef struct {
     ngx_flag_t                  sign;
     ngx_str_t                   access_key;
     ngx_http_mi_key_t          *key;
+    ngx_http_mi_role_conf_t    *role;       /* signs with the role's key */
 
     ngx_flag_t                  validate;
     ngx_uint_t                  max_scene_ids;
@@ -211,6 +291,7 @@ struct ngx_http_mi_ctx_s {
     ngx_str_t                   error_code;
     ngx_http_mi_error_e         error;
     ngx_str_t                   message;    /* why the request is refused */
+    time_t                      retry_after;    /* 0: no Retry-After */
     ngx_buf_t                  *error_body; /* replaces nginx's error page */
     ngx_http_mi_headers_t      *headers;
     ngx_uint_t                  content_types;
@@ -271,10 +352,21 @@ char *ngx_http_mi_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_mi_credentials_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_mi_credentials_env(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_mi_key_in_use(ngx_conf_t *cf,
     ngx_http_mi_loc_conf_t *mlcf);
 uint32_t ngx_http_mi_keys_id(ngx_http_mi_main_conf_t *mmcf);
 void ngx_http_mi_log_keys(ngx_cycle_t *cycle);
+
+/* ngx_http_mi_role.c */
+char *ngx_http_mi_server_role(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_mi_role_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_mi_role_key(ngx_http_mi_role_conf_t *rcf,
+    ngx_http_mi_role_key_t *key, time_t *retry);
+void ngx_http_mi_role_state(ngx_http_mi_role_conf_t *rcf,
+    ngx_http_mi_role_state_t *st);
 
 /* ngx_http_mi_error.c */
 ngx_int_t ngx_http_mi_reject(ngx_http_request_t *r,
@@ -331,6 +423,7 @@ ngx_int_t ngx_http_mi_resolve_init_process(ngx_cycle_t *cycle);
 extern ngx_conf_post_t  ngx_http_mi_access_key_post;
 extern ngx_module_t  ngx_http_mi_module;
 extern ngx_str_t     ngx_http_mi_json_type;
+extern ngx_str_t     ngx_http_mi_sources[];
 
 
 #endif /* _NGX_HTTP_MI_MODULE_H_INCLUDED_ */

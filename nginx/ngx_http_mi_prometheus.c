@@ -165,6 +165,16 @@ static ngx_str_t  ngx_http_mi_key_loaded =
 static ngx_str_t  ngx_http_mi_key_loaded_help = ngx_string(
     "When the master last read each key's secret file (start or reload).");
 
+static ngx_str_t  ngx_http_mi_key_expiry =
+    ngx_string("nginx_mi_key_expiry_timestamp_seconds");
+static ngx_str_t  ngx_http_mi_key_expiry_help = ngx_string(
+    "When each key that expires does (the Server Role's), in Unix seconds.");
+
+static ngx_str_t  ngx_http_mi_key_refresh =
+    ngx_string("nginx_mi_key_refresh_total");
+static ngx_str_t  ngx_http_mi_key_refresh_help = ngx_string(
+    "The renewals of keys that expire (the Server Role's), by result.");
+
 static ngx_str_t  ngx_http_mi_build_info = ngx_string("nginx_mi_build_info");
 static ngx_str_t  ngx_http_mi_build_info_help = ngx_string(
     "The module's version and the nginx it was built for.");
@@ -369,8 +379,10 @@ ngx_http_mi_write_histogram(u_char *p, u_char *last, ngx_http_mi_metrics_t *m,
 static u_char *
 ngx_http_mi_write_keys(u_char *p, u_char *last, ngx_http_mi_main_conf_t *mmcf)
 {
-    ngx_uint_t              i;
-    ngx_http_mi_key_use_t  *use;
+    ngx_str_t                  ak;
+    ngx_uint_t                 i;
+    ngx_http_mi_key_use_t     *use;
+    ngx_http_mi_role_state_t   st;
 
     use = mmcf->keys.elts;
 
@@ -399,6 +411,35 @@ ngx_http_mi_write_keys(u_char *p, u_char *last, ngx_http_mi_main_conf_t *mmcf)
         p = ngx_slprintf(p, last, "} %T\n",
                          ngx_http_mi_key_loaded_at(mmcf, i));
     }
+
+    if (mmcf->role == NULL) {
+        return p;
+    }
+
+    /* the Server Role's: from its zone, whichever worker renewed it */
+
+    ngx_http_mi_role_state(mmcf->role, &st);
+
+    p = ngx_http_mi_write_family(p, last, &ngx_http_mi_key_expiry,
+                                 &ngx_http_mi_key_expiry_help, "gauge");
+
+    if (st.expires) {
+        p = ngx_slprintf(p, last, "%V{source=\"server_role\","
+                         "access_key=\"", &ngx_http_mi_key_expiry);
+        ak.data = st.access_key;
+        ak.len = st.access_key_len;
+        p = ngx_http_mi_write_quoted(p, last, &ak);
+        p = ngx_slprintf(p, last, "\"} %T\n", st.expires);
+    }
+
+    p = ngx_http_mi_write_family(p, last, &ngx_http_mi_key_refresh,
+                                 &ngx_http_mi_key_refresh_help, "counter");
+
+    p = ngx_slprintf(p, last, "%V{source=\"server_role\",result=\"success\"}"
+                     " %uA\n%V{source=\"server_role\",result=\"failure\"}"
+                     " %uA\n",
+                     &ngx_http_mi_key_refresh, st.refreshes[0],
+                     &ngx_http_mi_key_refresh, st.refreshes[1]);
 
     return p;
 }

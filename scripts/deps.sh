@@ -26,8 +26,9 @@ declare -A group=(
     [run]='perl curl'
     # make e2e, make check: t/*.t (Perl's own modules only), the mocks,
     # curl (HTTP/2 requests), openssl (the TLS test CA), readelf
-    # (t/095-hardening.t), promtool (t/120-metrics.t)
-    [e2e]='perl curl openssl binutils prometheus'
+    # (t/095-hardening.t), promtool (t/120-metrics.t), wrk (the Server
+    # Role's load test, t/311-server-role-load.t)
+    [e2e]='perl curl openssl binutils prometheus wrk'
     # make asan: the module under gcc's ASan and UBSan, t/*.t again
     [asan]='gcc libasan8 libubsan1'
     # make dist-check: t/dist/*.t, the README's make run (its Ctrl-C in a

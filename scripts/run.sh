@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make run: nginx with ngx_http_mi_module in the foreground on 127.0.0.1:8080.
 #
-# With NCP_ACCESS_KEY and NCP_SECRET_KEY set it forwards to the real API,
+# With an access key and a secret in the environment, under the names of
+# NCP's SDKs (NCLOUD_ACCESS_KEY_ID or NCLOUD_ACCESS_KEY, and
+# NCLOUD_SECRET_ACCESS_KEY or NCLOUD_SECRET_KEY) or this script's older
+# NCP_ACCESS_KEY and NCP_SECRET_KEY, it forwards to the real API,
 # https://mi.apigw.ntruss.com, over verified TLS, as the README's production
 # configuration does: the API's name resolved again while nginx runs (with
 # the first nameserver of /etc/resolv.conf) by the module's mi_resolve, in
@@ -27,15 +30,20 @@ mkdir -p "$run"
 chmod 0711 "$run"
 umask 077
 
-if [ -n "${NCP_ACCESS_KEY:-}" ] && [ -n "${NCP_SECRET_KEY:-}" ]; then
+# the SDKs' names first, then the older ones
+env_access_key=${NCLOUD_ACCESS_KEY_ID:-${NCLOUD_ACCESS_KEY:-${NCP_ACCESS_KEY:-}}}
+env_secret_key=${NCLOUD_SECRET_ACCESS_KEY:-${NCLOUD_SECRET_KEY:-${NCP_SECRET_KEY:-}}}
+
+if [ -n "$env_access_key" ] && [ -n "$env_secret_key" ]; then
     mode=real
-    access_key=$NCP_ACCESS_KEY
+    access_key=$env_access_key
     case $access_key in
         *[!A-Za-z0-9_-]*)
-            echo "run: NCP_ACCESS_KEY has characters an access key never has" >&2
+            echo "run: the access key (NCLOUD_ACCESS_KEY_ID) has characters" \
+                 "an access key never has" >&2
             exit 1 ;;
     esac
-    printf '%s\n' "$NCP_SECRET_KEY" > "$run/secret"
+    printf '%s\n' "$env_secret_key" > "$run/secret"
 
     ns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
     case ${ns:-} in
@@ -162,7 +170,7 @@ p=/api/v1/workspaces/my-workspace/projects/1234/assets/5678/scene-summary
 if [ "$mode" = mock ]; then
     upstream="the bundled mock gateway on 127.0.0.1:$mock_port (MI_MOCK_PORT)"
 else
-    upstream="https://mi.apigw.ntruss.com (NCP_ACCESS_KEY, NCP_SECRET_KEY)"
+    upstream="https://mi.apigw.ntruss.com (NCLOUD_ACCESS_KEY_ID, NCLOUD_SECRET_ACCESS_KEY)"
 fi
 cat <<MSG
 ngx_http_mi_module listens on http://127.0.0.1:$port (MI_PORT)

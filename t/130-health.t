@@ -108,8 +108,14 @@ is($j->{version}, $version, 'version');
 my @keys = sort { $a->{location_key} cmp $b->{location_key} } @{ $j->{keys} };
 is(scalar @keys, 2, 'two keys: one a location');
 is_deeply([map { [sort keys %$_] } @keys],
-          [([qw(access_key fingerprint loaded_at location_key)]) x 2],
-          'each key: location_key, access_key, fingerprint, loaded_at');
+          [([qw(access_key expires_at fingerprint last_refresh_at
+                last_refresh_result loaded_at location_key source)]) x 2],
+          'each key: source, location_key, access_key, fingerprint, '
+          . 'loaded_at, expires_at, last_refresh_at, last_refresh_result');
+is_deeply([map { [$_->{source}, $_->{expires_at}, $_->{last_refresh_result},
+                  $_->{last_refresh_at} eq $_->{loaded_at}] } @keys],
+          [(['static', undef, 'success', 1]) x 2],
+          'a key file: static, never expires, refreshed when loaded');
 is_deeply([map { [$_->{location_key}, $_->{access_key}, $_->{fingerprint}] }
            @keys],
           [[$bad, 'AK', fp($wrong)], [$good, 'AK', fp($secret)]],

@@ -21,13 +21,15 @@ my $t = MiTest->new;
 my $port = MiTest::free_port();
 my $mock_port = MiTest::free_port();
 my $run = "$t->{dir}/run";
+my @sdk_secrets;
 
 {
     local $ENV{MI_PORT} = $port;
     local $ENV{MI_MOCK_PORT} = $mock_port;
     local $ENV{MI_RUN_DIR} = $run;
-    local $ENV{NCP_ACCESS_KEY};
-    local $ENV{NCP_SECRET_KEY};
+    delete local @ENV{qw(NCP_ACCESS_KEY NCP_SECRET_KEY NCLOUD_ACCESS_KEY_ID
+                         NCLOUD_ACCESS_KEY NCLOUD_SECRET_ACCESS_KEY
+                         NCLOUD_SECRET_KEY)};
     $t->spawn("$t->{dir}/run.out", 'bash', "$MiTest::ROOT/scripts/run.sh");
 }
 
@@ -115,7 +117,32 @@ push @{ $t->{secrets} }, $secret;
        'with credentials, MI_RUN_CHECK=1: nginx not started');
 }
 
+# the SDKs' names (NCP_ACCESS_KEY and NCP_SECRET_KEY above are aliases)
+for my $names (['NCLOUD_ACCESS_KEY_ID', 'NCLOUD_SECRET_ACCESS_KEY'],
+               ['NCLOUD_ACCESS_KEY', 'NCLOUD_SECRET_KEY'])
+{
+    my $sdk = "$t->{dir}/$names->[0]";
+    my $fake = $t->new_secret;
+    delete local @ENV{qw(NCP_ACCESS_KEY NCP_SECRET_KEY NCLOUD_ACCESS_KEY_ID
+                         NCLOUD_ACCESS_KEY NCLOUD_SECRET_ACCESS_KEY
+                         NCLOUD_SECRET_KEY)};
+    local $ENV{MI_RUN_DIR} = $sdk;
+    local $ENV{MI_PORT} = MiTest::free_port();
+    local $ENV{MI_RUN_CHECK} = 1;
+    local $ENV{$names->[0]} = 'AKSDK';
+    local $ENV{$names->[1]} = $fake;
+    my $out = `bash $MiTest::ROOT/scripts/run.sh 2>&1`;
+    is($?, 0, "$names->[0], $names->[1]: the configuration tests ok")
+        or diag($out);
+    like(MiTest::read_file("$sdk/nginx.conf"), qr/\bAKSDK\b/,
+         "$names->[0]: the access key in the configuration");
+    is(MiTest::read_file("$sdk/secret"), "$fake\n",
+       "$names->[1]: the secret in its file");
+    push @sdk_secrets, "$sdk/secret";
+}
+
 $t->stop_all;
-$t->check_logs("$run/secret", "$run/mock.keys", "$t->{dir}/real/secret");
+$t->check_logs("$run/secret", "$run/mock.keys", "$t->{dir}/real/secret",
+               @sdk_secrets);
 
 done_testing;

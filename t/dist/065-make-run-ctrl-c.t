@@ -37,7 +37,9 @@ if ($pid == 0) {
     open STDIN, '<&', $tty;
     open STDOUT, '>&', $tty;
     open STDERR, '>&', $tty;
-    delete @ENV{qw(MAKEFLAGS MAKELEVEL MFLAGS NCP_ACCESS_KEY NCP_SECRET_KEY)};
+    delete @ENV{qw(MAKEFLAGS MAKELEVEL MFLAGS NCP_ACCESS_KEY NCP_SECRET_KEY
+                  NCLOUD_ACCESS_KEY_ID NCLOUD_ACCESS_KEY
+                  NCLOUD_SECRET_ACCESS_KEY NCLOUD_SECRET_KEY)};
     exec 'make', '-C', $MiTest::ROOT, '--no-print-directory', 'run',
          map({ "$_=$var{$_}" } sort keys %var)
         or POSIX::_exit(127);

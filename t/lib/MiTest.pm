@@ -222,6 +222,78 @@ sub start_mock {
 }
 
 
+# Starts the metadata service mock (t/mock/metadata-mock.pl) with the
+# control settings given ("name => value": role, lifetime, fault...);
+# returns { port, url, log, record, control }.  The record of the keys it
+# hands out ends in ".keys": role_secrets() adds them to the leak check.
+sub start_metadata {
+    my ($self, %control) = @_;
+    my $n = ++$self->{seq};
+    my $port = free_port();
+    my $md = {
+        port    => $port,
+        url     => "http://127.0.0.1:$port",
+        log     => "$self->{dir}/metadata$n.log",
+        record  => "$self->{dir}/metadata$n.keys",
+        control => "$self->{dir}/metadata$n.control",
+    };
+
+    $self->write_file($md->{log}, '', 0644);
+    $self->write_file($md->{record}, '', 0600);
+    $self->metadata_control($md, %control);
+
+    local $ENV{MI_MOCK_QUIET} = 1;
+    $self->spawn("$self->{dir}/metadata$n.out", $^X,
+                 "$ROOT/t/mock/metadata-mock.pl", '--port', $port,
+                 '--log', $md->{log}, '--record', $md->{record},
+                 '--control', $md->{control});
+    wait_port($port, 'metadata mock');
+
+    return $md;
+}
+
+
+# Replaces the metadata mock's control settings; it reads them on each
+# request.
+sub metadata_control {
+    my ($self, $md, %control) = @_;
+    $self->write_file("$md->{control}.new",
+                      join '', map { "$_=$control{$_}\n" } sort keys %control);
+    rename "$md->{control}.new", $md->{control}
+        or die "$md->{control}: $!";
+}
+
+
+# What the metadata mock received, oldest first: { t, method, path,
+# token, status }.
+sub metadata_requests {
+    my ($self, $md) = @_;
+    open my $fh, '<', $md->{log} or die "$md->{log}: $!";
+    my @r = map { JSON::PP::decode_json($_) } grep { /\S/ } <$fh>;
+    close $fh;
+    return @r;
+}
+
+
+# The keys the metadata mock handed out: [{ ak, secret, from, until }],
+# each secret added to those no file of the test may hold.
+sub role_secrets {
+    my ($self, $md) = @_;
+    my @keys;
+    open my $fh, '<', $md->{record} or die "$md->{record}: $!";
+    while (<$fh>) {
+        my ($ak, $sk, $from, $until) = split;
+        next unless defined $until;
+        push @keys, { ak => $ak, secret => $sk, from => $from,
+                      until => $until };
+        push @{ $self->{secrets} }, $sk
+            unless grep { $_ eq $sk } @{ $self->{secrets} };
+    }
+    close $fh;
+    return @keys;
+}
+
+
 # Starts the DNS mock (every name is 127.0.0.1, with the given TTL; with
 # answer => 'ADDRESS ...', those addresses, which dns_answer() changes);
 # returns once it answers.

@@ -5,9 +5,13 @@
 # records what it received, one JSON line a request.
 #
 #   mi-mock.pl --port N --keys FILE [--log FILE] [--window-ms N]
-#              [--clock-offset SECONDS]
+#              [--clock-offset SECONDS] [--role-keys FILE]
 #
-# FILE holds "ACCESS_KEY SECRET" lines.  A request that passes gets
+# FILE holds "ACCESS_KEY SECRET" lines.  --role-keys names the record of
+# metadata-mock.pl, the Server Role keys it handed out with their validity
+# windows ("ACCESS_KEY SECRET ISSUED_MS EXPIRES_MS"), read again for an
+# access key not known yet: a request signed with one of them passes only
+# if its timestamp falls inside that key's window.  A request that passes gets
 # 200 {"code":"0","message":"success","result":{...}}; one that fails gets
 # the gateway's 401 {"error":{"errorCode":"200","message":...}}.  Every
 # answer has a Date header.  --clock-offset runs the mock's clock that far
@@ -51,8 +55,8 @@ use POSIX ();
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes ();
 
-my ($port, $keys_file, $log_file, $window_ms, $clock_offset)
-    = (0, undef, undef, 300_000, 0);
+my ($port, $keys_file, $log_file, $window_ms, $clock_offset, $role_keys)
+    = (0, undef, undef, 300_000, 0, undef);
 
 GetOptions(
     'port=i'         => \$port,
@@ -60,6 +64,7 @@ GetOptions(
     'log=s'          => \$log_file,
     'window-ms=i'    => \$window_ms,
     'clock-offset=i' => \$clock_offset,
+    'role-keys=s'    => \$role_keys,
 ) or die "usage: $0 --port N --keys FILE [--log FILE]\n";
 
 die "$0: --keys is required\n" unless defined $keys_file;
@@ -321,7 +326,40 @@ sub verify {
     return "timestamp off by " . ($now - $ts) . " ms"
         if abs($now - $ts) > $window_ms;
 
+    if (!exists $secret{$ak} && defined $role_keys) {
+        my $window = role_key($ak);
+        if ($window) {
+            return "role key used at $ts, valid from $window->[1] to "
+                   . "$window->[2]"
+                if $ts < $window->[1] || $ts >= $window->[2];
+            $secret{$ak} = $window->[0];
+            my $error = verify_signature($req, $ts, $ak, $sig);
+            delete $secret{$ak};
+            return $error;
+        }
+    }
+
     return "unknown access key" unless exists $secret{$ak};
+
+    return verify_signature($req, $ts, $ak, $sig);
+}
+
+
+# A Server Role key of the metadata mock's record: [secret, from, until].
+sub role_key {
+    my ($ak) = @_;
+    open my $f, '<', $role_keys or return undef;
+    flock $f, LOCK_SH;
+    while (<$f>) {
+        my ($k, $sk, $from, $until) = split;
+        return [$sk, $from, $until] if defined $until && $k eq $ak;
+    }
+    return undef;
+}
+
+
+sub verify_signature {
+    my ($req, $ts, $ak, $sig) = @_;
 
     my $msg = "$req->{method} $req->{target}\n$ts\n$ak";
     my $want = hmac_sha256_base64($msg, $secret{$ak});

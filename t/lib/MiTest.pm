@@ -11,6 +11,7 @@ use warnings;
 use Cwd qw(abs_path);
 use Digest::SHA qw(sha256_hex);
 use File::Basename qw(dirname);
+use Fcntl qw(:flock);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP;
@@ -348,11 +349,14 @@ sub dns_queries {
 }
 
 
-# The requests a mock received, oldest first.
+# The requests a mock received, oldest first.  The mock writes each line
+# under an exclusive lock, in as many writes as it takes: read under a
+# shared one, and a line still being written (no newline yet) is not one.
 sub mock_requests {
     my ($self, $mock) = @_;
     open my $fh, '<', $mock->{log} or die "$mock->{log}: $!";
-    my @r = map { mock_record($_) } <$fh>;
+    flock $fh, LOCK_SH;
+    my @r = map { mock_record($_) } grep { /\n\z/ } <$fh>;
     close $fh;
 
     return @r;
@@ -367,6 +371,7 @@ sub mock_new {
     my @r;
 
     open my $fh, '<', $mock->{log} or die "$mock->{log}: $!";
+    flock $fh, LOCK_SH;
     seek $fh, $mock->{read_pos} // 0, 0;
 
     while (defined(my $line = <$fh>)) {

@@ -186,6 +186,13 @@ test:
 run: module deps-run
 	@bash scripts/run.sh
 
+# The shipped site against a local TLS stand-in for the API, with a fault
+# (FAULT=none, wrong-key, clock-skew, 429, 5xx, slow, down): see
+# docs/operations.md, "A staging rehearsal".
+.PHONY: rehearsal
+rehearsal: module deps-run deps-e2e
+	@bash scripts/rehearsal.sh
+
 bench: module
 	@bash scripts/bench.sh
 

@@ -16,9 +16,11 @@
 # the pod's nginx.conf, as the image's user (uid 10001), with a read-only
 # root filesystem and only the emptyDir paths writable (a mount namespace
 # of its own), the image's log links, the ConfigMap's site moved to test
-# ports: it signs a request through to the mock; the probes answer from an
-# address the site's allow list refuses; a key the API rejects makes
-# /health degraded but not the probes.  The alert rules through promtool,
+# ports: it signs a request through to the mock; the reload container,
+# run the same way (without /var/lib/nginx), reloads it when the Secret
+# changes; the probes answer from an address the site's allow list
+# refuses; a key the API rejects makes /health degraded but not the
+# probes.  The alert rules through promtool,
 # and every metric name of the rules and of the Grafana dashboard
 # exported by that pod's /metrics.
 
@@ -272,10 +274,10 @@ for my $want (qr/sum by \(route, outcome\) \(rate\(nginx_mi_requests_total/,
 
 # --- the pod, on this machine
 SKIP: {
-    skip 'the pod needs root, unshare and setpriv', 15
+    skip 'the pod needs root, unshare and setpriv', 17
         unless MiConf::can_unshare()
                && system('command -v setpriv >/dev/null 2>&1') == 0;
-    skip 'the pod runs Debian\'s nginx without a sanitizer', 15
+    skip 'the pod runs Debian\'s nginx without a sanitizer', 17
         if $ENV{MI_NGINX_PRELOAD};
 
     my $p = "$d/pod";
@@ -286,7 +288,8 @@ SKIP: {
     mkdir "$p/etc/mi";
 
     my $secret = $t->new_secret;
-    my $mock = $t->start_mock(AK_POD => $secret);
+    my $secret2 = $t->new_secret;
+    my $mock = $t->start_mock(AK_POD => $secret, AK_POD2 => $secret2);
     my $dns = $t->start_dns(ttl => 30);
     my ($site_port, $probe_port) = (MiTest::free_port(), MiTest::free_port());
 
@@ -330,7 +333,7 @@ mount --bind "$p/mi" /etc/nginx/mi
 mount --bind "$p/log" /var/log/nginx
 mount --bind "$p/modules" /usr/lib/nginx/modules
 mount --bind "$p/run" /run
-mount --bind "$p/temp" /var/lib/nginx
+[ -n "${NO_TEMP:-}" ] || mount --bind "$p/temp" /var/lib/nginx
 mount -o bind,remount,ro /
 for m in /etc/nginx /etc/nginx/mi /var/log/nginx /usr/lib/nginx/modules; do
     mount -o bind,remount,ro "$m"
@@ -370,6 +373,44 @@ EOF
        'the container\'s log: the key\'s fingerprint, at notice');
     ok(MiTest::poll_until(5, sub { $log->() =~ /"route":"asset\.status"/ }),
        '... and the JSON access log, on stdout');
+
+    # The reload container as the pod runs it: as uid 10001, its root
+    # read-only and no /var/lib/nginx volume, it reloads nginx when the
+    # Secret changes.
+    my $reload = $containers{'reload-on-credentials-change'} // {};
+    my %renv = map { ($_->{name} => $_->{value}) } @{ $reload->{env} // [] };
+    my $rpid;
+    {
+        local $ENV{UID_} = $psc->{runAsUser};
+        local $ENV{GID_} = $psc->{fsGroup};
+        local $ENV{NO_TEMP} = 1;
+        local @ENV{keys %renv} = values %renv;
+        local $ENV{INTERVAL} = '0.2';
+        local $ENV{LD_PRELOAD} = '';
+        $rpid = $t->spawn("$d/reload.log", 'unshare', '--mount',
+                          '--propagation', 'private', 'sh', '-c', $ns, 'sh',
+                          $p, @{ $reload->{command} // [] },
+                          @{ $reload->{args} // [] });
+    }
+    # its loop has begun (the file's first checksum taken) once it sleeps
+    my $sleeping = sub {
+        my @todo = ($rpid);
+        while (my $pid = shift @todo) {
+            return 1 if (MiTest::read_file("/proc/$pid/comm") // '')
+                        eq "sleep\n";
+            push @todo, MiTest::children_of($pid);
+        }
+        return 0;
+    };
+    ok(MiTest::poll_until(10, $sleeping), 'the reload container runs');
+    MiConf::write_text("$p/mi/credentials",
+        MiConf::cli_file(DEFAULT => ['AK_POD2', $secret2]), 0440);
+    chown 0, $psc->{fsGroup}, "$p/mi/credentials";
+    ok(MiTest::poll_until(10, sub {
+           $t->signed_as($site_port, $mock, "$P/scene-summary/status")
+           eq 'verified AK_POD2' }),
+       'the Secret changed: the reload container reloaded nginx, the new '
+       . 'key signs') or diag(MiTest::read_file("$d/reload.log"));
     my @warn = $log->() =~ /\[(?:warn|emerg|alert|crit)\] (.*)/g;
     is_deeply([grep { !/is accessible by group or others \(mode 0440\)/ }
                @warn], [],

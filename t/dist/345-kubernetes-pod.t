@@ -22,7 +22,7 @@
 # refuses; a key the API rejects makes /health degraded but not the
 # probes.  The alert rules through promtool,
 # and every metric name of the rules and of the Grafana dashboard
-# exported by that pod's /metrics.
+# exported by that pod's /metrics; promtool's unit tests of the rules.
 
 use strict;
 use warnings;
@@ -249,6 +249,12 @@ my $rules = "$root/deploy/prometheus/mi-gateway-rules.yaml";
 my $out = `promtool check rules $rules 2>&1`;
 is($? >> 8, 0, 'promtool check rules: the alert rules') or diag($out);
 like($out, qr/SUCCESS: \d+ rules found/, '... found');
+my @rule_tests = qw(mi-gateway-rules.test.yaml
+                    mi-gateway-rules-key-age.test.yaml);
+$out = `cd $root/deploy/prometheus && promtool test rules @rule_tests 2>&1`;
+is($? >> 8, 0, 'promtool test rules: MiKeyRejected, MiUpstreamErrors and '
+   . 'MiKeyOld (across replicas) fire when they should, not before')
+    or diag($out);
 $out = `yamllint --strict $root/deploy/prometheus 2>&1`;
 is($? >> 8, 0, '... yamllint --strict') or diag($out);
 my $rules_text = MiTest::read_file($rules);

@@ -49,10 +49,11 @@ FUZZ_SECONDS ?= 20
 
 # The module's end-to-end tests are t/*.t; the distribution's (the docs,
 # make run, make install, systemd/, conf/, deploy/kubernetes/, the package)
-# are t/dist/*.t.  t/dist/350-package.t installs the .deb on this machine:
-# it is the package stage of make test only.
+# are t/dist/*.t.  t/dist/350-package.t and 355-uninstall.t install the
+# .deb on this machine: they are the package stage of make test only.
 E2E_TESTS    := $(wildcard t/*.t)
-DIST_TESTS   := $(filter-out t/dist/350-package.t,$(wildcard t/dist/*.t))
+PACKAGE_TESTS := t/dist/350-package.t t/dist/355-uninstall.t
+DIST_TESTS   := $(filter-out $(PACKAGE_TESTS),$(wildcard t/dist/*.t))
 # make check: how many t/*.t files run at a time
 CHECK_JOBS   ?= 3
 
@@ -184,6 +185,13 @@ test:
 
 run: module deps-run
 	@bash scripts/run.sh
+
+# The shipped site against a local TLS stand-in for the API, with a fault
+# (FAULT=none, wrong-key, clock-skew, 429, 5xx, slow, down): see
+# docs/operations.md, "A staging rehearsal".
+.PHONY: rehearsal
+rehearsal: module deps-run deps-e2e
+	@bash scripts/rehearsal.sh
 
 bench: module
 	@bash scripts/bench.sh

@@ -33,8 +33,11 @@ declare -A group=(
     [asan]='gcc libasan8 libubsan1'
     # make dist-check: t/dist/*.t, the README's make run (its Ctrl-C in a
     # pseudo-terminal), the manifests (yamllint; the schemas: k8s below);
-    # pgrep, for the package's test (make test's package stage)
-    [dist]='perl make yamllint libio-pty-perl procps'
+    # pgrep, for the package's test (make test's package stage); promtool
+    # for deploy/prometheus/ (t/dist/345-kubernetes-pod.t), which also
+    # runs kubectl kustomize where kubectl is installed (not a Debian 12
+    # package: skipped without it)
+    [dist]='perl make yamllint libio-pty-perl procps prometheus'
     # make k8s-tools: npm installs the Kubernetes schema package into
     # build/ (added below unless a node with its own npm is installed)
     [k8s]=''

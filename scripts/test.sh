@@ -11,7 +11,8 @@
 # (t/dist/*.t: the docs, make run and install, systemd/, conf/, the
 # Kubernetes manifests), deb (make deb and lintian) and package
 # (t/dist/350-package.t: dpkg -i of that .deb on this machine, then
-# dpkg --purge).
+# dpkg --purge; t/dist/355-uninstall.t: the gateway enabled, removed and
+# reinstalled, with nginx started in a namespace of its own).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,7 +108,8 @@ if [ -z "$deb" ]; then
 elif [ "$(id -u)" -ne 0 ]; then
     skip package 'dpkg -i needs root'
 else
-    stage package env MI_DEB="$deb" prove t/dist/350-package.t
+    stage package env MI_DEB="$deb" prove t/dist/350-package.t \
+        t/dist/355-uninstall.t
 fi
 
 echo

@@ -8,7 +8,8 @@
 # moved to test ports and resolving through the DNS mock, signs through to
 # the mock, and answers everything else (unknown paths, a dead upstream, a
 # client outside the allowed networks) with the module's JSON; its
-# readiness and metrics locations answer.  The README's "one nginx.conf"
+# readiness and metrics locations answer, and its own error_log at notice
+# shows the API's 401.  The README's "one nginx.conf"
 # (the same two files, included) passes nginx -t.  Also the health and status
 # locations the docs show for a signing server.
 
@@ -79,7 +80,8 @@ SKIP: {
     unlike($out, qr/\[(warn|emerg)\]/, '... without a warning') or diag($out);
 }
 
-# --- the README's "one nginx.conf": the two files, included in http
+# --- the README's "one nginx.conf": the error log at main level, the two
+# other files included in http
 my $whole_cred = $t->write_file('whole.credentials', $credentials);
 {
     my ($whole) = MiTest::read_file("$MiTest::ROOT/README.md")
@@ -87,12 +89,19 @@ my $whole_cred = $t->write_file('whole.credentials', $credentials);
     my $c = $t->write_file('whole-credentials.conf',
                            MiConf::adapt_credentials($cred_conf, $whole_cred));
     my $sconf = $t->write_file('whole-site.conf',
-        MiConf::replace_once($site, '/var/log/nginx/mi-gateway.access.log',
-                             "$d/whole-access.log"));
+        MiConf::replace_once(
+            MiConf::replace_once($site,
+                '/var/log/nginx/mi-gateway.access.log', "$d/whole-access.log"),
+            '/var/log/nginx/mi-gateway.error.log', "$d/whole-mi-error.log"));
+    my $elog = $t->write_file('whole-error-log.conf', MiConf::replace_once(
+        MiTest::read_file("$MiTest::ROOT/conf/mi-error-log.conf"),
+        '/var/log/nginx/mi-gateway.error.log', "$d/whole-mi-error.log"));
     my $load = $MiTest::MODULE eq 'static' ? ''
              : "load_module $MiTest::MODULE;";
     $whole = MiConf::replace_once($whole // '',
         'load_module /usr/lib/nginx/modules/ngx_http_mi_module.so;', $load);
+    $whole = MiConf::replace_once($whole,
+        'include /etc/nginx/mi/mi-error-log.conf;', "include $elog;");
     $whole = MiConf::replace_once($whole,
         'include /etc/nginx/mi/mi-credentials.conf;', "include $c;");
     $whole = MiConf::replace_once($whole,
@@ -111,12 +120,12 @@ my $mock = $t->start_mock(AK_GW => $secret);
 my $dns = $t->start_dns(ttl => 30);
 
 sub gateway {
-    my ($api_port) = @_;
+    my ($api_port, @error_log) = @_;
     return $t->start_nginx(
         MiConf::adapt_credentials($cred_conf, $cred) . "\n"
         . MiConf::adapt_site($site, listen => '127.0.0.1:%%PORT%%',
                              dns => $dns->{port}, api_port => $api_port,
-                             access_log => "$d/gw-access.log"));
+                             access_log => "$d/gw-access.log", @error_log));
 }
 
 my $gw = gateway($mock->{port});
@@ -188,6 +197,19 @@ ok($ok && $ok->{status} == 200 && $ok->{route} eq 'asset.request'
 my ($refused) = grep { $_->{path} eq '/index.html' } @log;
 is($refused && $refused->{error_code}, 'ROUTE_NOT_FOUND',
    'the JSON access log: the error code of a refusal');
+
+# the site's own error_log, at notice: the API's 401, which the module
+# logs at warn, shows there (Debian's http-level log is at error)
+like($site, qr{^    error_log /var/log/nginx/mi-gateway\.error\.log notice;$}m,
+     "the site's own error_log, at notice");
+my $logged = gateway($mock->{port}, error_log => "$d/gw-mi-error.log");
+$res = MiTest::http($logged->{port}, 'GET', "$P/scene-summary/status",
+                    headers => [['X-Mock', 'status 401 200']]);
+is($res->{status}, 401, "the API's 401, passed on");
+ok(MiTest::poll_until(5, sub {
+       (MiTest::read_file("$d/gw-mi-error.log") // '')
+       =~ /\[warn\] .*mi: upstream answered 401 to a signed request: route asset\.status/ }),
+   '... and the warn line in the site\'s error log');
 
 # an upstream that does not answer: nginx's 502, the module's JSON
 my $dead = gateway(MiTest::free_port());

@@ -2,11 +2,12 @@
 # deploy/kubernetes/: yamllint (strict), every object valid against the
 # Kubernetes object schemas (npm's kubernetes-models), the ConfigMap exactly
 # conf/, its nginx configuration through "nginx -t" in Debian's layout, the
-# Deployment wired to it (mounts, probes, Secret, Service), the nginx
-# container's start script (the resolver from the pod's resolv.conf), the
-# readiness probe on mi_health and the liveness probe answering, and the
+# Deployment wired to it (mounts, the pod's nginx.conf, probes, Secret,
+# Service), the nginx container's start script (the resolver from the pod's
+# resolv.conf), the site's mi_health and mi_metrics answering, and the
 # reload container's script, run as it is, reloading a test nginx when its
-# credentials file changes.
+# credentials file changes.  (The pod's nginx.conf running as the pod runs
+# it, the restricted profile and the other objects: 345-kubernetes-pod.t.)
 
 use strict;
 use warnings;
@@ -63,9 +64,11 @@ my ($rc, $json, $err) = validate(@manifests);
 is($rc, 0, 'every object valid against the Kubernetes schemas') or diag($err);
 my $report = eval { decode_json($json) } // { objects => [] };
 is_deeply([sort map { "$_->{kind}/$_->{name}" } @{ $report->{objects} }],
-          ['ConfigMap/mi-gateway-conf', 'Deployment/mi-gateway',
-           'Service/mi-gateway'],
-          'the objects: ConfigMap, Deployment, Service');
+          ['ConfigMap/mi-gateway-conf', 'ConfigMap/mi-gateway-nginx',
+           'Deployment/mi-gateway', 'NetworkPolicy/mi-gateway',
+           'PodDisruptionBudget/mi-gateway', 'Service/mi-gateway'],
+          'the objects: the two ConfigMaps, Deployment, Service, '
+          . 'NetworkPolicy, PodDisruptionBudget');
 
 # the validator fails on what the schemas refuse
 $t->write_file('bad.yaml', MiTest::read_file("$k8s/service.yaml")
@@ -97,12 +100,19 @@ sub files_of {
         my $src = $v->{configMap} ? "configMap $v->{configMap}{name}"
                 : $v->{secret} ? "secret $v->{secret}{secretName}" : next;
         my $items = ($v->{configMap} // $v->{secret})->{items} // [];
+        if (defined $m->{subPath}) {
+            # one file of the volume, mounted as mountPath itself
+            $f{ $m->{mountPath} } = "$src:$_->{key}"
+                for grep { $_->{path} eq $m->{subPath} } @$items;
+            next;
+        }
         $f{"$m->{mountPath}/$_->{path}"} = "$src:$_->{key}" for @$items;
     }
     return \%f;
 }
 
 my %want = (
+    '/etc/nginx/nginx.conf' => 'configMap mi-gateway-nginx:nginx.conf',
     '/etc/nginx/sites-enabled/mi-gateway.conf'
         => 'configMap mi-gateway-conf:mi-gateway.conf',
     '/etc/nginx/conf.d/mi-credentials.conf'
@@ -110,12 +120,12 @@ my %want = (
     $cred_path => 'secret mi-credentials:credentials',
 );
 is_deeply(files_of($nginx), \%want,
-          "nginx: the site in sites-enabled/, the credentials conf in conf.d/, "
-          . "the Secret at $cred_path");
+          "nginx: the pod's nginx.conf, the site in sites-enabled/, the "
+          . "credentials conf in conf.d/, the Secret at $cred_path");
 is_deeply(files_of($reload), \%want,
           'the reload container reads the same configuration');
-is($volumes{credentials}{secret}{defaultMode}, 0400,
-   'the Secret mounted with mode 0400');
+is($volumes{credentials}{secret}{defaultMode}, 0440,
+   'the Secret mounted with mode 0440, for the group fsGroup');
 ok($pod->{shareProcessNamespace}, 'one process namespace: it can signal nginx');
 
 my ($listen) = ($data->{'mi-gateway.conf'} // '') =~ /^\s*listen (\d+);$/m;
@@ -125,17 +135,22 @@ is($svc->{spec}{ports}[0]{targetPort}, 'http', 'the Service targets it');
 is_deeply($svc->{spec}{selector}, $dep->{spec}{template}{metadata}{labels},
           "the Service selects the Deployment's pods");
 
-my $probe = $nginx->{readinessProbe}{httpGet} // {};
-is($probe->{port}, 'http', 'readiness probe on the http port');
-like($data->{'mi-gateway.conf'} // '',
-     qr/^\s*location = \Q$probe->{path}\E \{\n\s*mi_health;/m,
-     "readiness probe path $probe->{path}: the site's mi_health location");
-my $live = $nginx->{livenessProbe}{httpGet} // {};
-is($live->{port}, 'http', 'liveness probe on the http port');
-like($data->{'mi-gateway.conf'} // '',
-     qr/^\s*location = \Q$live->{path}\E \{\n\s*mi_metrics;/m,
-     "liveness probe path $live->{path}: the site's mi_metrics location, "
-     . 'which answers whenever nginx serves');
+# the probes: on a port of their own, answered by the pod's nginx.conf
+# itself (345-kubernetes-pod.t runs it), never by the site's allow list
+my $pod_conf = ($report->{configMaps}{'mi-gateway-nginx'} // {})
+               ->{'nginx.conf'} // '';
+my ($probes) = grep { $_->{name} eq 'probes' } @{ $nginx->{ports} // [] };
+for my $kind (qw(readinessProbe livenessProbe)) {
+    my $p = $nginx->{$kind}{httpGet} // {};
+    is($p->{port}, 'probes', "$kind on the probes port");
+    like($pod_conf, qr/^\s*location\ =\ \Q$p->{path}\E\ \{\n
+                       (?:\s*default_type\ \S+;\n)?\s*return\ 200\ /mx,
+         "$kind $p->{path}: answered by nginx itself (return 200)");
+}
+like($pod_conf, qr/^\s*listen \Q$probes->{containerPort}\E;$/m,
+     "the probes port, $probes->{containerPort}: the pod's probe server");
+unlike($data->{'mi-gateway.conf'} // '',
+       qr/listen \Q$probes->{containerPort}\E/, '... not the site\'s');
 
 # --- the resolver: the nginx container writes it from the pod's
 # /etc/resolv.conf at start, and the ConfigMap's site includes it
@@ -230,11 +245,11 @@ my $ngx = $t->start_nginx(
                          dns => $dns->{port}, api_port => $mock->{port},
                          access_log => "$d/access.log"));
 
-my $res = MiTest::http($ngx->{port}, 'GET', $probe->{path});
-is($res->{status}, 200, "the readiness probe's GET $probe->{path}: 200");
+my $res = MiTest::http($ngx->{port}, 'GET', '/health');
+is($res->{status}, 200, "the site's GET /health (mi_health): 200");
 is(MiTest::json_body($res)->{status}, 'ok', '... the key loaded: ok');
-$res = MiTest::http($ngx->{port}, 'GET', $live->{path});
-is($res->{status}, 200, "the liveness probe's GET $live->{path}: 200");
+$res = MiTest::http($ngx->{port}, 'GET', '/metrics');
+is($res->{status}, 200, "the site's GET /metrics (mi_metrics): 200");
 
 sub signed_as { $t->signed_as($ngx->{port}, $mock, @_) }
 

@@ -84,7 +84,8 @@ sub snapshot {
     my @dirs = ('/etc/nginx', '/usr/lib/nginx', '/usr/share/nginx',
                 '/etc/systemd/system',
                 '/var/lib/systemd/deb-systemd-helper-enabled',
-                '/var/lib/systemd/deb-systemd-helper-masked');
+                '/var/lib/systemd/deb-systemd-helper-masked',
+                "/var/lib/$pkg");
     my @named = (glob("$doc* /usr/lib/systemd/system/nginx-mi-*"
                       . " /usr/share/lintian/overrides/$pkg*"
                       . " /var/lib/dpkg/info/$pkg.*"));
@@ -214,13 +215,21 @@ is(status(), 'rc', 'removed');
 my $after = snapshot();
 my @left = sort grep { !exists $before->{$_} } keys %$after;
 my @gone = sort grep { !exists $after->{$_} } keys %$before;
-# What dpkg -r keeps until a purge, by design: dh_nginx's marker, so that a
-# reinstall enables the module again (not *.conf: nginx does not load it);
-# dpkg's own record of the package, for the purge; and deb-systemd-helper's
-# record of what enabling the path unit would create, also for the purge.
-is_deeply(\@left, ['/etc/nginx/modules-enabled/50-mod-http-mi.conf.removed',
+# What dpkg -r keeps until a purge, by design: the package's configuration
+# files (conffiles, never enabled here: this machine has no credentials
+# file), and its note to enable the gateway once it has one; dh_nginx's
+# marker, so that a reinstall enables the module again (not *.conf: nginx
+# does not load it); dpkg's own record of the package, for the purge; and
+# deb-systemd-helper's record of what enabling the path unit would create,
+# also for the purge.  (t/dist/355-uninstall.t: the gateway enabled.)
+is_deeply(\@left, ['/etc/nginx/mi-gateway',
+                   '/etc/nginx/mi-gateway/mi-credentials.conf',
+                   '/etc/nginx/mi-gateway/mi-error-log.conf',
+                   '/etc/nginx/mi-gateway/mi-gateway.conf',
+                   '/etc/nginx/modules-enabled/50-mod-http-mi.conf.removed',
                    "/var/lib/dpkg/info/$pkg.list",
                    "/var/lib/dpkg/info/$pkg.postrm",
+                   "/var/lib/$pkg", "/var/lib/$pkg/enable",
                    '/var/lib/systemd/deb-systemd-helper-enabled/'
                    . 'nginx-mi-credentials.path.dsh-also'],
           'dpkg -r: no file of the module left, only the records of a '

@@ -40,8 +40,9 @@ sub replace_once {
 # The site, listening on listen, resolving through the DNS mock on port
 # dns (which answers 127.0.0.1 for any name, or what the test set),
 # forwarding in plain HTTP to the mock on port api_port under the API's
-# host name, logging to access_log.  With ca => FILE, it forwards over
-# verified TLS as shipped, trusting that CA file instead of the system's.
+# host name, logging to access_log (and error_log, or the test's own error
+# log).  With ca => FILE, it forwards over verified TLS as shipped,
+# trusting that CA file instead of the system's.
 sub adapt_site {
     my ($text, %to) = @_;
     $text = replace_once($text, 'listen 8080;', "listen $to{listen};");
@@ -64,6 +65,12 @@ sub adapt_site {
     }
     $text = replace_once($text, '/var/log/nginx/mi-gateway.access.log',
                          $to{access_log});
+    # the site's own error log: error_log if given, else the test's (the
+    # server then inherits the level the test set)
+    $text = replace_once($text,
+        'error_log /var/log/nginx/mi-gateway.error.log notice;',
+        defined $to{error_log} ? "error_log $to{error_log} notice;"
+                               : '# error_log: the test\'s');
     return $text;
 }
 

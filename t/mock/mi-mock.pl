@@ -25,6 +25,7 @@
 #   http09        answer as HTTP/0.9 does: the body alone, with no status
 #                 line and no headers, then close
 #   big-header    answer 200 with a 64 KiB header
+#   delay N       answer as usual, N ms late (make rehearsal's FAULT=slow)
 #   status NNN    answer NNN with the gateway's JSON error envelope
 #                 (errorCode "mock-NNN"); words may follow: a number is
 #                 the errorCode instead ("status 401 210": the gateway's
@@ -165,6 +166,9 @@ sub serve {
 
         } elsif ($mode eq 'big-header') {
             $extra = 'X-Big: ' . ('b' x 65536) . "\r\n";
+
+        } elsif ($mode =~ /^delay (\d+)$/) {
+            Time::HiRes::sleep($1 / 1000);
 
         } elsif ($mode =~ /^status (\d{3})((?: (?:\d+|no-date|trickle))*)$/) {
             my %words = map { $_ => 1 } split ' ', $2;

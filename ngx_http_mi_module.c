@@ -92,6 +92,20 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       offsetof(ngx_http_mi_loc_conf_t, max_scene_ids),
       &ngx_http_mi_max_scene_ids_post },
 
+    { ngx_string("mi_caller"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, caller),
+      NULL },
+
+    { ngx_string("mi_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mi_allow,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mi_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_http_mi_metrics_zone,
@@ -351,12 +365,16 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
      *     conf->sign_line = 0;
      *     conf->credentials_file = NULL;
      *     conf->credentials_line = 0;
+     *     conf->allow_file = NULL;
+     *     conf->allow_line = 0;
      */
 
     conf->sign = NGX_CONF_UNSET;
     conf->key = NGX_CONF_UNSET_PTR;
     conf->validate = NGX_CONF_UNSET;
     conf->max_scene_ids = NGX_CONF_UNSET_UINT;
+    conf->caller = NGX_CONF_UNSET_PTR;
+    conf->allow = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -432,6 +450,10 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (conf->params[i]->regex != NULL) {
             conf->patterns++;
         }
+    }
+
+    if (ngx_http_mi_merge_policy(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->sign_file == NULL) {

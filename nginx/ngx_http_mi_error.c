@@ -48,6 +48,9 @@ static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
     { NGX_HTTP_BAD_REQUEST, ngx_string("INVALID_BODY") },
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("BODY_TOO_LARGE") },
     { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("BODY_UNAVAILABLE") },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("CALLER_UNKNOWN") },
+    { NGX_HTTP_FORBIDDEN, ngx_string("CALLER_NOT_ALLOWED") },
+    { NGX_HTTP_FORBIDDEN, ngx_string("FULL_ANALYSIS_NOT_ALLOWED") },
 
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST") },
     { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED") },

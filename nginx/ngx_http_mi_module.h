@@ -8,6 +8,8 @@
  *                            phase handlers, the request-target, signing
  *   ngx_http_mi_ctx.c        a request's context, found after a redirect
  *   ngx_http_mi_validate.c   route, parameter and header checks
+ *   ngx_http_mi_policy.c     who calls (mi_caller), and what it may call
+ *                            (mi_allow)
  *   ngx_http_mi_body.c       the request body: read, filtered, checked
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_keys.c       the key directives, key files, keys in use
@@ -66,6 +68,9 @@ typedef enum {
     NGX_HTTP_MI_INVALID_BODY,
     NGX_HTTP_MI_BODY_TOO_LARGE,
     NGX_HTTP_MI_BODY_UNAVAILABLE,
+    NGX_HTTP_MI_CALLER_UNKNOWN,
+    NGX_HTTP_MI_CALLER_NOT_ALLOWED,
+    NGX_HTTP_MI_FULL_ANALYSIS_NOT_ALLOWED,
 
     NGX_HTTP_MI_BAD_REQUEST,
     NGX_HTTP_MI_UNAUTHORIZED,
@@ -107,6 +112,31 @@ typedef struct {
 } ngx_http_mi_pattern_t;
 
 
+/* The longest caller name, and the label of a request without one. */
+#define NGX_HTTP_MI_CALLER_MAX     128
+#define NGX_HTTP_MI_NO_CALLER      "-"
+
+
+/* A workspace of an "mi_allow" line: a name, a prefix or a regex. */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_regex_t                *regex;
+    ngx_uint_t                  prefix;     /* the name ended with '*' */
+} ngx_http_mi_workspace_t;
+
+
+/* One "mi_allow" line. */
+typedef struct {
+    ngx_str_t                   caller;     /* a name, or a regex's text */
+    ngx_regex_t                *regex;      /* NULL: caller is a name */
+    ngx_uint_t                  routes;     /* bits: 1 << route index, and
+                                               1 << MI_ROUTE_COUNT for
+                                               "generic" */
+    ngx_array_t                *workspaces; /* NULL: any, even none */
+    ngx_flag_t                  full_analysis;
+} ngx_http_mi_allow_t;
+
+
 typedef struct {
     mi_sign_key_t              *state;      /* on pages of its own */
     ngx_str_t                   file;
@@ -131,6 +161,7 @@ typedef struct {
     uint32_t                    keys_id;    /* a hash of the keys in use */
     ngx_int_t                   request_id_index;
     ngx_int_t                   status_index;
+    ngx_int_t                   caller_index;
 } ngx_http_mi_main_conf_t;
 
 
@@ -158,6 +189,11 @@ typedef struct {
     ngx_uint_t                  sign_line;
 
     ngx_str_t                  *endpoint;   /* "mi_metrics": never signed */
+
+    ngx_http_complex_value_t   *caller;     /* mi_caller */
+    ngx_array_t                *allow;      /* of ngx_http_mi_allow_t */
+    u_char                     *allow_file; /* where the first mi_allow is */
+    ngx_uint_t                  allow_line;
 
     /* where "mi_credentials_file" set access_key and key, as one pair */
     u_char                     *credentials_file;
@@ -211,12 +247,17 @@ struct ngx_http_mi_ctx_s {
     ngx_uint_t                  content_types;
     ngx_str_t                  *content_type_alias;  /* "Content_Type" */
     ngx_str_t                   timestamp;
+    ngx_str_t                   caller;     /* "-": no identity */
+    ngx_str_t                   workspace;  /* as validated; empty: none */
     mi_body_check_t            *body;       /* fed by the body filter */
     ngx_http_request_t         *request;
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
     unsigned                    refusal_read:1; /* the upstream's 401 body */
+    unsigned                    scene_ids:1;    /* the body named some */
+    unsigned                    partial_only:1; /* a full analysis is
+                                                   refused */
 
     ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t       record;     /* where headers is, if new */
@@ -242,6 +283,17 @@ ngx_http_mi_ctx_t *ngx_http_mi_get_module_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 ngx_int_t ngx_http_mi_check_content_type(ngx_http_request_t *r);
+
+/* ngx_http_mi_policy.c */
+char *ngx_http_mi_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_mi_merge_policy(ngx_conf_t *cf, ngx_http_mi_loc_conf_t *prev,
+    ngx_http_mi_loc_conf_t *conf);
+ngx_int_t ngx_http_mi_caller(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx);
+ngx_uint_t ngx_http_mi_caller_valid(ngx_str_t *name);
+ngx_int_t ngx_http_mi_check_policy(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_check_full_analysis(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx);
 
 /* ngx_http_mi_body.c */
 ngx_int_t ngx_http_mi_body_available(ngx_http_request_t *r);

@@ -20,6 +20,8 @@ static ngx_int_t ngx_http_mi_version_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mi_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mi_caller_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mi_utf8_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -43,6 +45,9 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
 
     { ngx_string("mi_status"), NULL, ngx_http_mi_status_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mi_caller"), NULL, ngx_http_mi_caller_variable,
+      0, 0, 0 },
 
     { ngx_string("mi_utf8_"), NULL, ngx_http_mi_utf8_variable,
       0, NGX_HTTP_VAR_PREFIX|NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -185,6 +190,44 @@ ngx_http_mi_status_variable(ngx_http_request_t *r,
 
 
 /*
+ * $mi_caller: the value of "mi_caller" if it is a caller's name, else "-"
+ * (no identity).  Cacheable: the first evaluation is kept for the request,
+ * redirects included; the signing location makes it before the header
+ * view hides the headers it may come from.
+ */
+
+static ngx_int_t
+ngx_http_mi_caller_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                caller;
+    ngx_http_mi_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
+
+    ngx_str_set(&caller, NGX_HTTP_MI_NO_CALLER);
+
+    if (mlcf->caller) {
+        if (ngx_http_complex_value(r, mlcf->caller, &caller) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (!ngx_http_mi_caller_valid(&caller)) {
+            ngx_str_set(&caller, NGX_HTTP_MI_NO_CALLER);
+        }
+    }
+
+    v->len = caller.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = caller.data;
+
+    return NGX_OK;
+}
+
+
+/*
  * $mi_utf8_NAME: the value of $NAME with each byte that is not part of a
  * valid UTF-8 character replaced by U+FFFD (mi_utf8.h); escape=json then
  * makes any value a valid JSON string.  Not found where $NAME is not.
@@ -273,6 +316,7 @@ ngx_int_t
 ngx_http_mi_variables_init(ngx_conf_t *cf)
 {
     ngx_str_t                   name, status = ngx_string("status");
+    ngx_str_t                   caller = ngx_string("mi_caller");
     ngx_uint_t                  i;
     ngx_http_variable_t        *v;
     ngx_http_mi_main_conf_t    *mmcf;
@@ -283,6 +327,12 @@ ngx_http_mi_variables_init(ngx_conf_t *cf)
     mmcf->status_index = ngx_http_get_variable_index(cf, &status);
 
     if (mmcf->status_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    mmcf->caller_index = ngx_http_get_variable_index(cf, &caller);
+
+    if (mmcf->caller_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 

@@ -305,6 +305,7 @@ ngx_http_mi_preconfiguration(ngx_conf_t *cf)
 static void *
 ngx_http_mi_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_str_t                *label;
     ngx_http_mi_main_conf_t  *mmcf;
 
     mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_main_conf_t));
@@ -318,6 +319,22 @@ ngx_http_mi_create_main_conf(ngx_conf_t *cf)
     {
         return NULL;
     }
+
+    /* the labels every configuration has: NGX_HTTP_MI_LABEL_NONE, _OTHER */
+
+    if (ngx_array_init(&mmcf->labels, cf->pool, 4, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    label = ngx_array_push_n(&mmcf->labels, 2);
+    if (label == NULL) {
+        return NULL;
+    }
+
+    ngx_str_set(&label[NGX_HTTP_MI_LABEL_NONE], NGX_HTTP_MI_NO_CALLER);
+    ngx_str_set(&label[NGX_HTTP_MI_LABEL_OTHER], "other");
 
     return mmcf;
 }

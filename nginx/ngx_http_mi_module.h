@@ -116,6 +116,15 @@ typedef struct {
 #define NGX_HTTP_MI_CALLER_MAX     128
 #define NGX_HTTP_MI_NO_CALLER      "-"
 
+/*
+ * The "caller" label's values: "-" (no identity), "other" (a caller no
+ * mi_allow line names), then the callers of the mi_allow lines, the text
+ * of a regex line included, at most this long.
+ */
+#define NGX_HTTP_MI_LABEL_MAX      256
+#define NGX_HTTP_MI_LABEL_NONE     0
+#define NGX_HTTP_MI_LABEL_OTHER    1
+
 
 /* A workspace of an "mi_allow" line: a name, a prefix or a regex. */
 typedef struct {
@@ -134,6 +143,7 @@ typedef struct {
                                                "generic" */
     ngx_array_t                *workspaces; /* NULL: any, even none */
     ngx_flag_t                  full_analysis;
+    ngx_uint_t                  label;      /* in the main conf's labels */
 } ngx_http_mi_allow_t;
 
 
@@ -162,6 +172,9 @@ typedef struct {
     ngx_int_t                   request_id_index;
     ngx_int_t                   status_index;
     ngx_int_t                   caller_index;
+
+    ngx_array_t                 labels;     /* of ngx_str_t: "caller" */
+    void                      **slots;      /* each label's counts */
 } ngx_http_mi_main_conf_t;
 
 
@@ -241,6 +254,7 @@ struct ngx_http_mi_ctx_s {
     ngx_str_t                   route_name;
     ngx_str_t                   error_code;
     ngx_http_mi_error_e         error;
+    ngx_uint_t                  caller_label;
     ngx_str_t                   message;    /* why the request is refused */
     ngx_buf_t                  *error_body; /* replaces nginx's error page */
     ngx_http_mi_headers_t      *headers;

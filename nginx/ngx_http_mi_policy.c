@@ -27,6 +27,9 @@ static ngx_regex_t *ngx_http_mi_allow_regex(ngx_conf_t *cf,
     ngx_str_t *pattern);
 static ngx_int_t ngx_http_mi_regex_match(ngx_http_request_t *r,
     ngx_regex_t *re, ngx_str_t *s);
+static ngx_uint_t ngx_http_mi_label(ngx_conf_t *cf, ngx_str_t *caller);
+static ngx_uint_t ngx_http_mi_caller_label(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_str_t *caller);
 static ngx_int_t ngx_http_mi_allow_match(ngx_http_request_t *r,
     ngx_http_mi_allow_t *line, ngx_uint_t route, ngx_http_mi_ctx_t *ctx);
 
@@ -73,6 +76,19 @@ ngx_http_mi_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     line->full_analysis = 1;
 
     if (value[1].len > 1 && value[1].data[0] == '~') {
+
+        /* the text is the metrics' label: printable ASCII, as names are */
+
+        for (i = 1; i < value[1].len; i++) {
+            if (value[1].data[i] <= 0x20 || value[1].data[i] >= 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"mi_allow\": the regex \"%V\" has a "
+                                   "byte that is not printable ASCII",
+                                   &value[1]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
         opt.data = value[1].data + 1;
         opt.len = value[1].len - 1;
 
@@ -90,7 +106,19 @@ ngx_http_mi_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (value[1].len > NGX_HTTP_MI_LABEL_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_allow\": \"%V\" is longer than %d bytes",
+                           &value[1], NGX_HTTP_MI_LABEL_MAX);
+        return NGX_CONF_ERROR;
+    }
+
     line->caller = value[1];
+
+    line->label = ngx_http_mi_label(cf, &value[1]);
+    if (line->label == (ngx_uint_t) NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
 
     seen = 0;
 
@@ -168,6 +196,41 @@ duplicate:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "\"mi_allow\": \"%V\" is duplicate", &value[i]);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The "caller" label of a line: its caller as written (a regex with its
+ * '~'), one label for every line that has the same text.
+ */
+
+static ngx_uint_t
+ngx_http_mi_label(ngx_conf_t *cf, ngx_str_t *caller)
+{
+    ngx_str_t                *label;
+    ngx_uint_t                i;
+    ngx_http_mi_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mi_module);
+
+    label = mmcf->labels.elts;
+
+    for (i = 0; i < mmcf->labels.nelts; i++) {
+        if (label[i].len == caller->len
+            && ngx_strncmp(label[i].data, caller->data, caller->len) == 0)
+        {
+            return i;
+        }
+    }
+
+    label = ngx_array_push(&mmcf->labels);
+    if (label == NULL) {
+        return NGX_ERROR;
+    }
+
+    *label = *caller;
+
+    return mmcf->labels.nelts - 1;
 }
 
 
@@ -472,7 +535,60 @@ ngx_http_mi_caller(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx)
     ctx->caller.data = v->data;
     ctx->caller.len = v->len;
 
+    ctx->caller_label = ngx_http_mi_caller_label(r,
+                           ngx_http_get_module_loc_conf(r, ngx_http_mi_module),
+                           &ctx->caller);
+
     return NGX_OK;
+}
+
+
+/*
+ * The caller's label in the metrics, bounded by the configuration: the
+ * first mi_allow line whose caller matches, whatever the route, gives it;
+ * "other" when none does, "-" without identity.
+ */
+
+static ngx_uint_t
+ngx_http_mi_caller_label(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
+    ngx_str_t *caller)
+{
+    ngx_uint_t            i;
+    ngx_http_mi_allow_t  *line;
+
+    if (caller->len == ngx_http_mi_no_caller.len
+        && ngx_strncmp(caller->data, ngx_http_mi_no_caller.data,
+                       caller->len)
+           == 0)
+    {
+        return NGX_HTTP_MI_LABEL_NONE;
+    }
+
+    if (mlcf->allow == NULL) {
+        return NGX_HTTP_MI_LABEL_OTHER;
+    }
+
+    line = mlcf->allow->elts;
+
+    for (i = 0; i < mlcf->allow->nelts; i++) {
+
+        if (line[i].regex) {
+            if (ngx_regex_exec(line[i].regex, caller, NULL, 0) >= 0) {
+                return line[i].label;
+            }
+
+            continue;
+        }
+
+        if (line[i].caller.len == caller->len
+            && ngx_strncmp(line[i].caller.data, caller->data, caller->len)
+               == 0)
+        {
+            return line[i].label;
+        }
+    }
+
+    return NGX_HTTP_MI_LABEL_OTHER;
 }
 
 

@@ -145,6 +145,10 @@ my $requests = 0;
 
 sub expect {
     my ($name, $n, %labels) = @_;
+
+    # no mi_caller here: every request is counted as "-", no identity
+    $labels{caller} //= '-'
+        if $name =~ /^nginx_mi_(requests|rejections)_total$/;
     my $key = "$name\{" . join(',', map { "$_=$labels{$_}" } sort keys %labels)
               . '}';
     $want{$key} += $n;

@@ -36,9 +36,29 @@ static ngx_int_t ngx_http_mi_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mi_init_module(ngx_cycle_t *cycle);
 
 
+static char *ngx_http_mi_date(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 static ngx_conf_post_t  ngx_http_mi_max_scene_ids_post = {
     ngx_http_mi_check_max_scene_ids
 };
+
+
+static ngx_conf_enum_t  ngx_http_mi_index_routes[] = {
+    { ngx_string("on"), NGX_HTTP_MI_INDEX_ON },
+    { ngx_string("deprecated"), NGX_HTTP_MI_INDEX_DEPRECATED },
+    { ngx_string("off"), NGX_HTTP_MI_INDEX_OFF },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * The index routes' dates: the removal NCP announced for January 2027,
+ * and the deprecation as the API reference of October 2026 records it.
+ */
+#define NGX_HTTP_MI_SUNSET       1798761600     /* 2027-01-01T00:00:00Z */
+#define NGX_HTTP_MI_DEPRECATION  1790812800     /* 2026-10-01T00:00:00Z */
 
 
 static ngx_command_t  ngx_http_mi_commands[] = {
@@ -104,6 +124,27 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       ngx_http_mi_allow,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("mi_index_routes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, index_routes),
+      &ngx_http_mi_index_routes },
+
+    { ngx_string("mi_index_routes_sunset"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mi_date,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, sunset),
+      NULL },
+
+    { ngx_string("mi_index_routes_deprecation"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mi_date,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, deprecation),
       NULL },
 
     { ngx_string("mi_metrics_zone"),
@@ -232,6 +273,38 @@ ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mlcf->params[i] = p;
+
+    return NGX_CONF_OK;
+}
+
+
+/* An HTTP-date, as the Sunset header has it: "Fri, 01 Jan 2027 00:00:00 GMT". */
+
+static char *
+ngx_http_mi_date(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    time_t     *t;
+    ngx_str_t  *value;
+
+    t = (time_t *) (p + cmd->offset);
+
+    if (*t != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *t = ngx_parse_http_time(value[1].data, value[1].len);
+
+    if (*t == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": \"%V\" is not an HTTP-date, such as "
+                           "\"Fri, 01 Jan 2027 00:00:00 GMT\"",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -392,6 +465,9 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
     conf->max_scene_ids = NGX_CONF_UNSET_UINT;
     conf->caller = NGX_CONF_UNSET_PTR;
     conf->allow = NGX_CONF_UNSET_PTR;
+    conf->index_routes = NGX_CONF_UNSET_UINT;
+    conf->deprecation = NGX_CONF_UNSET;
+    conf->sunset = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -473,6 +549,12 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    ngx_conf_merge_uint_value(conf->index_routes, prev->index_routes,
+                              NGX_HTTP_MI_INDEX_DEPRECATED);
+    ngx_conf_merge_value(conf->deprecation, prev->deprecation,
+                         NGX_HTTP_MI_DEPRECATION);
+    ngx_conf_merge_value(conf->sunset, prev->sunset, NGX_HTTP_MI_SUNSET);
+
     if (conf->sign_file == NULL) {
         conf->sign_file = prev->sign_file;
         conf->sign_line = prev->sign_line;
@@ -500,6 +582,12 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_mi_key_in_use(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    /* the hour between two deprecation warnings is kept in the zone */
+
+    if (conf->validate && conf->index_routes == NGX_HTTP_MI_INDEX_DEPRECATED) {
+        mmcf->metrics_wanted = 1;
     }
 
     return NGX_CONF_OK;
@@ -555,7 +643,8 @@ ngx_http_mi_init(ngx_conf_t *cf)
     ngx_http_mi_headers_init();
 
     if (ngx_http_mi_body_filter_init(cf) != NGX_OK
-        || ngx_http_mi_refusal_filter_init(cf) != NGX_OK)
+        || ngx_http_mi_refusal_filter_init(cf) != NGX_OK
+        || ngx_http_mi_deprecation_filter_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

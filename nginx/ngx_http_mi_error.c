@@ -54,6 +54,7 @@ static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
     { NGX_HTTP_UNAUTHORIZED, ngx_string("CALLER_UNKNOWN") },
     { NGX_HTTP_FORBIDDEN, ngx_string("CALLER_NOT_ALLOWED") },
     { NGX_HTTP_FORBIDDEN, ngx_string("FULL_ANALYSIS_NOT_ALLOWED") },
+    { NGX_HTTP_MI_GONE, ngx_string("ROUTE_REMOVED") },
 
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST") },
     { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED") },

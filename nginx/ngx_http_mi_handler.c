@@ -165,6 +165,11 @@ ngx_http_mi_check(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         return rc;
     }
 
+    rc = ngx_http_mi_check_index_route(r, mlcf, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_http_mi_check_policy(r, mlcf, ctx);
     if (rc != NGX_OK) {
         return rc;

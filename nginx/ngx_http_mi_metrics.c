@@ -111,6 +111,10 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
                                 &slot->requests[route][NGX_HTTP_MI_SIGNED], 1);
         ngx_http_mi_count_upstream(r, m, route, ctx);
 
+        if (ctx->deprecated) {
+            ngx_http_mi_count_deprecated(r, ctx, slot, route);
+        }
+
     } else if (ctx->error_code.len) {
         (void) ngx_atomic_fetch_add(
                              &slot->requests[route][NGX_HTTP_MI_REJECTED], 1);

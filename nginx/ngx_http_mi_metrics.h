@@ -63,6 +63,8 @@ struct ngx_http_mi_caller_slot_s {
                                         [NGX_HTTP_MI_OUTCOMES];
     ngx_atomic_t                rejections[NGX_HTTP_MI_ROUTES]
                                           [NGX_HTTP_MI_ERROR_COUNT];
+    ngx_atomic_t                deprecated[NGX_HTTP_MI_ROUTES];
+    ngx_atomic_t                warned[NGX_HTTP_MI_ROUTES];  /* a second */
 };
 
 
@@ -88,6 +90,11 @@ typedef struct {
 /* Upper bounds of the histograms' buckets; then a +Inf bucket. */
 extern const uint64_t  ngx_http_mi_latency_bounds[];   /* milliseconds */
 extern const uint64_t  ngx_http_mi_body_bounds[];      /* bytes */
+
+
+void ngx_http_mi_count_deprecated(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx, ngx_http_mi_caller_slot_t *slot,
+    ngx_uint_t route);
 
 
 #endif /* _NGX_HTTP_MI_METRICS_H_INCLUDED_ */

@@ -10,6 +10,8 @@
  *   ngx_http_mi_validate.c   route, parameter and header checks
  *   ngx_http_mi_policy.c     who calls (mi_caller), and what it may call
  *                            (mi_allow)
+ *   ngx_http_mi_deprecation.c the index-scoped routes NCP removes
+ *                            (mi_index_routes)
  *   ngx_http_mi_body.c       the request body: read, filtered, checked
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_keys.c       the key directives, key files, keys in use
@@ -71,6 +73,7 @@ typedef enum {
     NGX_HTTP_MI_CALLER_UNKNOWN,
     NGX_HTTP_MI_CALLER_NOT_ALLOWED,
     NGX_HTTP_MI_FULL_ANALYSIS_NOT_ALLOWED,
+    NGX_HTTP_MI_ROUTE_REMOVED,
 
     NGX_HTTP_MI_BAD_REQUEST,
     NGX_HTTP_MI_UNAUTHORIZED,
@@ -110,6 +113,15 @@ typedef struct {
     ngx_regex_t                *regex;      /* NULL: the default, mi_param */
     ngx_str_t                   source;
 } ngx_http_mi_pattern_t;
+
+
+/* nginx names no 410 */
+#define NGX_HTTP_MI_GONE              410
+
+/* mi_index_routes */
+#define NGX_HTTP_MI_INDEX_ON          1
+#define NGX_HTTP_MI_INDEX_DEPRECATED  2
+#define NGX_HTTP_MI_INDEX_OFF         3
 
 
 /* The longest caller name, and the label of a request without one. */
@@ -208,6 +220,10 @@ typedef struct {
     u_char                     *allow_file; /* where the first mi_allow is */
     ngx_uint_t                  allow_line;
 
+    ngx_uint_t                  index_routes;   /* NGX_HTTP_MI_INDEX_* */
+    time_t                      deprecation;
+    time_t                      sunset;
+
     /* where "mi_credentials_file" set access_key and key, as one pair */
     u_char                     *credentials_file;
     ngx_uint_t                  credentials_line;
@@ -263,6 +279,8 @@ struct ngx_http_mi_ctx_s {
     ngx_str_t                   timestamp;
     ngx_str_t                   caller;     /* "-": no identity */
     ngx_str_t                   workspace;  /* as validated; empty: none */
+    time_t                      deprecation;    /* of a deprecated route */
+    time_t                      sunset;
     mi_body_check_t            *body;       /* fed by the body filter */
     ngx_http_request_t         *request;
     unsigned                    signed_request:1;
@@ -272,6 +290,8 @@ struct ngx_http_mi_ctx_s {
     unsigned                    scene_ids:1;    /* the body named some */
     unsigned                    partial_only:1; /* a full analysis is
                                                    refused */
+    unsigned                    deprecated:1;   /* an index route, told
+                                                   so */
 
     ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t       record;     /* where headers is, if new */
@@ -308,6 +328,12 @@ ngx_int_t ngx_http_mi_check_policy(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 ngx_int_t ngx_http_mi_check_full_analysis(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
+
+/* ngx_http_mi_deprecation.c */
+const mi_route_t *ngx_http_mi_successor(const mi_route_t *route);
+ngx_int_t ngx_http_mi_check_index_route(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_deprecation_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_mi_body.c */
 ngx_int_t ngx_http_mi_body_available(ngx_http_request_t *r);

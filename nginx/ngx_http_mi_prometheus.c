@@ -57,6 +57,8 @@ static u_char *ngx_http_mi_write_counters(u_char *p, u_char *last,
 static u_char *ngx_http_mi_write_columns(u_char *p, u_char *last,
     ngx_atomic_t *counts, ngx_http_mi_counters_t *f,
     ngx_http_mi_caller_slot_t *slot);
+static u_char *ngx_http_mi_write_deprecated(u_char *p, u_char *last,
+    ngx_http_mi_metrics_t *m);
 static u_char *ngx_http_mi_write_histogram(u_char *p, u_char *last,
     ngx_http_mi_metrics_t *m, ngx_http_mi_histogram_t *f);
 static u_char *ngx_http_mi_write_keys(u_char *p, u_char *last,
@@ -163,6 +165,12 @@ static ngx_http_mi_histogram_t  ngx_http_mi_histograms[] = {
 };
 
 
+static ngx_str_t  ngx_http_mi_deprecated = ngx_string(
+    "nginx_mi_deprecated_requests_total");
+static ngx_str_t  ngx_http_mi_deprecated_help = ngx_string(
+    "Requests forwarded on the index-scoped routes NCP removes "
+    "(mi_index_routes deprecated), by caller.");
+
 static ngx_str_t  ngx_http_mi_key_info = ngx_string("nginx_mi_key_info");
 static ngx_str_t  ngx_http_mi_key_info_help = ngx_string(
     "The keys of the signing locations: the file the secret was read from, "
@@ -218,6 +226,8 @@ ngx_http_mi_metrics_handler(ngx_http_request_t *r)
     {
         p = ngx_http_mi_write_counters(p, last, m, &ngx_http_mi_counters[i]);
     }
+
+    p = ngx_http_mi_write_deprecated(p, last, m);
 
     for (i = 0; i < sizeof(ngx_http_mi_histograms)
                     / sizeof(ngx_http_mi_histogram_t); i++)
@@ -284,6 +294,10 @@ ngx_http_mi_metrics_size(ngx_http_mi_main_conf_t *mmcf)
             size += NGX_HTTP_MI_ROUTES * c->columns * line;
         }
     }
+
+    size += MI_ROUTE_COUNT
+            * (n * (ngx_http_mi_deprecated.len + NGX_HTTP_MI_LINE_MAX)
+               + callers);
 
     for (i = 0; i < sizeof(ngx_http_mi_histograms)
                     / sizeof(ngx_http_mi_histogram_t); i++)
@@ -364,6 +378,43 @@ ngx_http_mi_write_columns(u_char *p, u_char *last, ngx_atomic_t *counts,
 
             p = ngx_slprintf(p, last, "} %uA\n",
                              counts[route * f->columns + i]);
+        }
+    }
+
+    return p;
+}
+
+
+/* The index-scoped routes, by caller. */
+
+static u_char *
+ngx_http_mi_write_deprecated(u_char *p, u_char *last,
+    ngx_http_mi_metrics_t *m)
+{
+    ngx_str_t                   label, caller;
+    ngx_uint_t                  route;
+    ngx_http_mi_caller_slot_t  *slot;
+
+    p = ngx_http_mi_write_family(p, last, &ngx_http_mi_deprecated,
+                                 &ngx_http_mi_deprecated_help, "counter");
+
+    for (slot = m->callers; slot; slot = slot->next) {
+
+        caller.data = slot->label;
+        caller.len = slot->len;
+
+        for (route = 0; route < MI_ROUTE_COUNT; route++) {
+
+            if (ngx_http_mi_successor(&mi_routes[route]) == NULL) {
+                continue;
+            }
+
+            label = ngx_http_mi_route_label(route);
+
+            p = ngx_slprintf(p, last, "%V{route=\"%V\",caller=\"",
+                             &ngx_http_mi_deprecated, &label);
+            p = ngx_http_mi_write_quoted(p, last, &caller);
+            p = ngx_slprintf(p, last, "\"} %uA\n", slot->deprecated[route]);
         }
     }
 

@@ -278,7 +278,7 @@ ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* An HTTP-date, as the Sunset header has it: "Fri, 01 Jan 2027 00:00:00 GMT". */
+/* An HTTP-date, as Sunset has it: "Fri, 01 Jan 2027 00:00:00 GMT". */
 
 static char *
 ngx_http_mi_date(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)

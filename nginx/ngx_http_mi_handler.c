@@ -136,9 +136,10 @@ ngx_http_mi_precontent_handler(ngx_http_request_t *r)
 
 /*
  * The checks before signing: the route, its parameters and the headers,
- * the caller's policy, then the body, which may have to be read first.  Returns the verdict
- * (NGX_OK: sign; NGX_DECLINED: refused, ctx->error says why; an error
- * status), or NGX_DONE while the body is read.
+ * the index routes' removal, the caller's policy, then the body, which
+ * may have to be read first.  Returns the verdict (NGX_OK: sign;
+ * NGX_DECLINED: refused, ctx->error says why; an error status), or
+ * NGX_DONE while the body is read.
  */
 
 static ngx_int_t

@@ -447,9 +447,9 @@ ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shm_zone->data = m;
 
-    if (ngx_http_mi_metrics_slots(shm_zone, (ngx_slab_pool_t *) shm_zone->shm.addr, m, mmcf)
-        != NGX_OK)
-    {
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (ngx_http_mi_metrics_slots(shm_zone, shpool, m, mmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

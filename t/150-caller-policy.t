@@ -124,8 +124,8 @@ my @NAMES = ('indexer', 'dashboard', 'batch-1', 'batch-nightly', 'svc.a',
              'x' x 128);
 my @BAD_CALLERS = ('', '-', 'a b', 'x' x 129, "caf\xc3\xa9", 'a"b', 'a,b',
                    'a;b', "a\\b", '{x}');
-my @CALLER_RES = ('^batch-', 'indexer$', '^svc\.', 'corp', '^(dashboard|ops@corp)$',
-                  '^[a-z]+$', 'b', '^x{128}$');
+my @CALLER_RES = ('^batch-', 'indexer$', '^svc\.', 'corp',
+                  '^(dashboard|ops@corp)$', '^[a-z]+$', 'b', '^x{128}$');
 my @ROUTE_ITEMS = ('*', 'index.*', 'asset.*', '*.status', '*.result',
                    '*.request', '*.cancel', '*.*', 'generic', @ROUTE_NAMES);
 my @WORKSPACES = qw(media-dev media-stg media-prod other-ws abc media);
@@ -156,7 +156,8 @@ sub gen_policy {
 
         my $r = rand;
         if ($r < 0.3) {
-            my @items = map { pick(@WS_ITEMS, @WORKSPACES) } 1 .. 1 + int rand 2;
+            my @items = map { pick(@WS_ITEMS, @WORKSPACES) }
+                            1 .. 1 + int rand 2;
             $line{ws} = { list => \@items };
             push @text, 'workspace=' . join ',', @items;
         } elsif ($r < 0.45) {

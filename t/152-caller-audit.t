@@ -109,6 +109,10 @@ my $res = $h2->request('GET', $S, headers => [['x-caller', "\"} 1\n#"]]);
 ok(!$res || $res->{status} >= 400,
    'HTTP/2, a newline in the caller: refused by nginx ('
    . ($res ? $res->{status} : $h2->{error}) . ')');
+
+# nginx 1.22 resets the stream; later releases answer 400, which the
+# module counts as a rejection without identity
+my $newline_answered = $res ? 1 : 0;
 $h2->disconnect;
 $h2 = MiH2->new($h2_port);
 $res = $h2->request('GET', $S, headers => [['x-caller', 'indexer']]);
@@ -116,7 +120,7 @@ is($res && $res->{status}, 200, 'HTTP/2: indexer signed');
 $h2->disconnect;
 
 # indexer 3, batch 2, dashboard, zed, none, the hostile ones, indexer
-my $requests = 8 + @hostile + 1;
+my $requests = 8 + @hostile + $newline_answered + 1;
 
 my $got = MiTest::eventually(sub {
     my ($text, $p) = scrape();
@@ -136,7 +140,8 @@ is($signed->{indexer}, 4, 'indexer: 4 signed');
 is($signed->{'~^batch-'}, 2, 'the regex line: 2 signed, under its text');
 is($signed->{dashboard}, 1, 'dashboard: 1 signed');
 is($refused->{other}, 1, 'zed: 1 rejection as "other"');
-is($refused->{'-'}, 1 + @hostile, 'no identity: every hostile value as "-"');
+is($refused->{'-'}, 1 + @hostile + $newline_answered,
+   'no identity: every hostile value as "-"');
 
 SKIP: {
     my ($promtool) = grep { -x } map { "$_/promtool" } split /:/, $ENV{PATH};

@@ -335,6 +335,12 @@ is_code(MiTest::http($tp, 'GET', "$P/scene-summary",
 is(upstream_count(), $before + 1, 'token: only the right one reached the API');
 
 MiTest::eventually(sub { (MiTest::read_file("$d/token.log") =~ tr/\n//) >= 4 });
+
+# the name was taken before the header view hid Authorization from the log
+is_deeply([map { (MiTest::json_body({ body => $_ }) // {})->{caller} }
+           (split /\n/, MiTest::read_file("$d/token.log"))[0 .. 3]],
+          ['indexer', '-', '-', 'dashboard'],
+          'token: the log names the caller the token gave');
 for my $f ("$d/token.log", "$d/token-info.log") {
     my $text = MiTest::read_file($f);
     ok($text ne '' && $text !~ /tok-indexer|tok-dashboard|tok-wrong/,

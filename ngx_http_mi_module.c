@@ -41,9 +41,29 @@ static ngx_int_t ngx_http_mi_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_mi_init_process(ngx_cycle_t *cycle);
 
 
+static char *ngx_http_mi_date(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 static ngx_conf_post_t  ngx_http_mi_max_scene_ids_post = {
     ngx_http_mi_check_max_scene_ids
 };
+
+
+static ngx_conf_enum_t  ngx_http_mi_index_routes[] = {
+    { ngx_string("on"), NGX_HTTP_MI_INDEX_ON },
+    { ngx_string("deprecated"), NGX_HTTP_MI_INDEX_DEPRECATED },
+    { ngx_string("off"), NGX_HTTP_MI_INDEX_OFF },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * The index routes' dates: the removal NCP announced for January 2027,
+ * and the deprecation as the API reference of October 2026 records it.
+ */
+#define NGX_HTTP_MI_SUNSET       1798761600     /* 2027-01-01T00:00:00Z */
+#define NGX_HTTP_MI_DEPRECATION  1790812800     /* 2026-10-01T00:00:00Z */
 
 
 static ngx_command_t  ngx_http_mi_commands[] = {
@@ -110,6 +130,41 @@ static ngx_command_t  ngx_http_mi_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mi_loc_conf_t, max_scene_ids),
       &ngx_http_mi_max_scene_ids_post },
+
+    { ngx_string("mi_caller"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, caller),
+      NULL },
+
+    { ngx_string("mi_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mi_allow,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mi_index_routes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, index_routes),
+      &ngx_http_mi_index_routes },
+
+    { ngx_string("mi_index_routes_sunset"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mi_date,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, sunset),
+      NULL },
+
+    { ngx_string("mi_index_routes_deprecation"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mi_date,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mi_loc_conf_t, deprecation),
+      NULL },
 
     { ngx_string("mi_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
@@ -249,6 +304,38 @@ ngx_http_mi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* An HTTP-date, as Sunset has it: "Fri, 01 Jan 2027 00:00:00 GMT". */
+
+static char *
+ngx_http_mi_date(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    time_t     *t;
+    ngx_str_t  *value;
+
+    t = (time_t *) (p + cmd->offset);
+
+    if (*t != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *t = ngx_parse_http_time(value[1].data, value[1].len);
+
+    if (*t == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": \"%V\" is not an HTTP-date, such as "
+                           "\"Fri, 01 Jan 2027 00:00:00 GMT\"",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* The count is kept in a uint32_t by the body checker. */
 
 static char *
@@ -302,11 +389,13 @@ ngx_http_mi_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if ((size_t) size < ngx_http_mi_metrics_min_size()) {
+    /* the callers' labels are counted once the configuration is read */
+
+    if ((size_t) size < ngx_http_mi_metrics_min_size(2)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mi_metrics_zone\": size \"%V\" is too small, "
                            "at least %uzk", &value[2],
-                           ngx_http_mi_metrics_min_size() / 1024);
+                           ngx_http_mi_metrics_min_size(2) / 1024);
         return NGX_CONF_ERROR;
     }
 
@@ -400,6 +489,7 @@ ngx_http_mi_preconfiguration(ngx_conf_t *cf)
 static void *
 ngx_http_mi_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_str_t                *label;
     ngx_http_mi_main_conf_t  *mmcf;
 
     mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mi_main_conf_t));
@@ -413,6 +503,22 @@ ngx_http_mi_create_main_conf(ngx_conf_t *cf)
     {
         return NULL;
     }
+
+    /* the labels every configuration has: NGX_HTTP_MI_LABEL_NONE, _OTHER */
+
+    if (ngx_array_init(&mmcf->labels, cf->pool, 4, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    label = ngx_array_push_n(&mmcf->labels, 2);
+    if (label == NULL) {
+        return NULL;
+    }
+
+    ngx_str_set(&label[NGX_HTTP_MI_LABEL_NONE], NGX_HTTP_MI_NO_CALLER);
+    ngx_str_set(&label[NGX_HTTP_MI_LABEL_OTHER], "other");
 
     return mmcf;
 }
@@ -461,12 +567,19 @@ ngx_http_mi_create_loc_conf(ngx_conf_t *cf)
      *     conf->credentials_file = NULL;
      *     conf->credentials_line = 0;
      *     conf->role = NULL;
+     *     conf->allow_file = NULL;
+     *     conf->allow_line = 0;
      */
 
     conf->sign = NGX_CONF_UNSET;
     conf->key = NGX_CONF_UNSET_PTR;
     conf->validate = NGX_CONF_UNSET;
     conf->max_scene_ids = NGX_CONF_UNSET_UINT;
+    conf->caller = NGX_CONF_UNSET_PTR;
+    conf->allow = NGX_CONF_UNSET_PTR;
+    conf->index_routes = NGX_CONF_UNSET_UINT;
+    conf->deprecation = NGX_CONF_UNSET;
+    conf->sunset = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -544,6 +657,16 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    if (ngx_http_mi_merge_policy(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_merge_uint_value(conf->index_routes, prev->index_routes,
+                              NGX_HTTP_MI_INDEX_DEPRECATED);
+    ngx_conf_merge_value(conf->deprecation, prev->deprecation,
+                         NGX_HTTP_MI_DEPRECATION);
+    ngx_conf_merge_value(conf->sunset, prev->sunset, NGX_HTTP_MI_SUNSET);
+
     if (conf->sign_file == NULL) {
         conf->sign_file = prev->sign_file;
         conf->sign_line = prev->sign_line;
@@ -580,6 +703,12 @@ ngx_http_mi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_mi_key_in_use(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    /* the hour between two deprecation warnings is kept in the zone */
+
+    if (conf->validate && conf->index_routes == NGX_HTTP_MI_INDEX_DEPRECATED) {
+        mmcf->metrics_wanted = 1;
     }
 
     return NGX_CONF_OK;
@@ -635,7 +764,8 @@ ngx_http_mi_init(ngx_conf_t *cf)
     ngx_http_mi_headers_init();
 
     if (ngx_http_mi_body_filter_init(cf) != NGX_OK
-        || ngx_http_mi_refusal_filter_init(cf) != NGX_OK)
+        || ngx_http_mi_refusal_filter_init(cf) != NGX_OK
+        || ngx_http_mi_deprecation_filter_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -362,6 +362,7 @@ done:
     switch (verdict) {
 
     case MI_BODY_OK:
+        ctx->scene_ids = ck->scene_ids_set;
         return NGX_OK;
 
     case MI_BODY_INVALID_JSON:

@@ -27,6 +27,9 @@ typedef struct {
 
 
 static ngx_uint_t ngx_http_mi_core_status(ngx_http_request_t *r);
+#if (NGX_HTTP_SSL)
+static ngx_uint_t ngx_http_mi_cert_status(ngx_http_request_t *r);
+#endif
 static ngx_int_t ngx_http_mi_core_error(ngx_http_request_t *r);
 static ngx_buf_t *ngx_http_mi_error_body(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
@@ -49,6 +52,10 @@ static ngx_http_mi_error_t  ngx_http_mi_errors[] = {
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, ngx_string("BODY_TOO_LARGE") },
     { NGX_HTTP_INTERNAL_SERVER_ERROR, ngx_string("BODY_UNAVAILABLE") },
     { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("CREDENTIALS_UNAVAILABLE") },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("CALLER_UNKNOWN") },
+    { NGX_HTTP_FORBIDDEN, ngx_string("CALLER_NOT_ALLOWED") },
+    { NGX_HTTP_FORBIDDEN, ngx_string("FULL_ANALYSIS_NOT_ALLOWED") },
+    { NGX_HTTP_MI_GONE, ngx_string("ROUTE_REMOVED") },
 
     { NGX_HTTP_BAD_REQUEST, ngx_string("BAD_REQUEST") },
     { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED") },
@@ -106,6 +113,14 @@ static ngx_http_mi_core_error_t  ngx_http_mi_core_errors[] = {
 
     { NGX_HTTP_TOO_MANY_REQUESTS, NGX_HTTP_MI_RATE_LIMITED,
       "too many requests: retry later" },
+
+    /* answered 401: no caller identity (see ngx_http_mi_core_error) */
+
+    { NGX_HTTPS_CERT_ERROR, NGX_HTTP_MI_CALLER_UNKNOWN,
+      "the client certificate did not verify: no caller identity" },
+
+    { NGX_HTTPS_NO_CERT, NGX_HTTP_MI_CALLER_UNKNOWN,
+      "no client certificate was sent: no caller identity" },
 
     { NGX_HTTP_REQUEST_HEADER_TOO_LARGE, NGX_HTTP_MI_HEADERS_TOO_LARGE,
       "a header line, or all of them, larger than "
@@ -380,8 +395,65 @@ ngx_http_mi_core_status(ngx_http_request_t *r)
         return NGX_HTTP_REQUEST_HEADER_TOO_LARGE;
     }
 
+#if (NGX_HTTP_SSL)
+
+    if (r->err_status == NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_mi_cert_status(r);
+    }
+
+#endif
+
     return r->err_status;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * nginx answers its refusals of a client certificate (495, 496) with 400:
+ * the certificate's state tells them apart, as ngx_http_process_request()
+ * judged it (nginx 1.22-1.29) before it refused the request.
+ */
+
+static ngx_uint_t
+ngx_http_mi_cert_status(ngx_http_request_t *r)
+{
+    long                      rc;
+    X509                     *cert;
+    ngx_http_ssl_srv_conf_t  *sscf;
+
+    if (r->connection->ssl == NULL) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_ssl_module);
+
+    if (!sscf->verify) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    rc = SSL_get_verify_result(r->connection->ssl->connection);
+
+    if (rc != X509_V_OK
+        && (sscf->verify != 3 || !ngx_ssl_verify_error_optional(rc)))
+    {
+        return NGX_HTTPS_CERT_ERROR;
+    }
+
+    if (sscf->verify == 1) {
+        cert = SSL_get_peer_certificate(r->connection->ssl->connection);
+
+        if (cert == NULL) {
+            return NGX_HTTPS_NO_CERT;
+        }
+
+        X509_free(cert);
+    }
+
+    return NGX_HTTP_BAD_REQUEST;
+}
+
+#endif
 
 
 /* Records nginx's error as the module's and builds its JSON body. */
@@ -420,6 +492,13 @@ ngx_http_mi_core_error(ngx_http_request_t *r)
         != NGX_DECLINED)
     {
         return NGX_ERROR;
+    }
+
+    /* a client certificate refused is no caller identity: 401 */
+
+    if (e->error == NGX_HTTP_MI_CALLER_UNKNOWN) {
+        r->err_status = NGX_HTTP_UNAUTHORIZED;
+        r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
     }
 
     ctx->error_body = ngx_http_mi_error_body(r, ctx);

@@ -86,7 +86,8 @@ ngx_http_mi_precontent_handler(ngx_http_request_t *r)
 
         ctx->verdict = NGX_DONE;  /* until the checks have one */
 
-        if (ngx_http_mi_target(r, &ctx->target) != NGX_OK
+        if (ngx_http_mi_caller(r, ctx) != NGX_OK
+            || ngx_http_mi_target(r, &ctx->target) != NGX_OK
             || ngx_http_mi_headers_prepare(r, ctx) != NGX_OK)
         {
             return NGX_ERROR;
@@ -106,6 +107,13 @@ ngx_http_mi_precontent_handler(ngx_http_request_t *r)
         }
 
         ctx->verdict = rc;
+    }
+
+    /* a caller that may not ask for a full analysis: the body says */
+
+    if (ctx->verdict == NGX_OK && ctx->partial_only) {
+        ctx->partial_only = 0;
+        ctx->verdict = ngx_http_mi_check_full_analysis(r, ctx);
     }
 
     switch (ctx->verdict) {
@@ -145,9 +153,10 @@ ngx_http_mi_precontent_handler(ngx_http_request_t *r)
 
 /*
  * The checks before signing: the route, its parameters and the headers,
- * then the body, which may have to be read first.  Returns the verdict
- * (NGX_OK: sign; NGX_DECLINED: refused, ctx->error says why; an error
- * status), or NGX_DONE while the body is read.
+ * the index routes' removal, the caller's policy, then the body, which
+ * may have to be read first.  Returns the verdict (NGX_OK: sign;
+ * NGX_DECLINED: refused, ctx->error says why; an error status), or
+ * NGX_DONE while the body is read.
  */
 
 static ngx_int_t
@@ -159,12 +168,27 @@ ngx_http_mi_check(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
     if (!mlcf->validate) {
         ctx->route_name = ngx_http_mi_generic_route;
 
+        rc = ngx_http_mi_check_policy(r, mlcf, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
         /* no body is checked, but none is forwarded in part either */
 
         return ngx_http_mi_body_available(r);
     }
 
     rc = ngx_http_mi_validate(r, mlcf, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_mi_check_index_route(r, mlcf, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_mi_check_policy(r, mlcf, ctx);
     if (rc != NGX_OK) {
         return rc;
     }

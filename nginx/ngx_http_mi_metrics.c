@@ -47,6 +47,9 @@ static void ngx_http_mi_count_success(ngx_http_mi_metrics_t *m,
     uint32_t keys_id, time_t now);
 static ngx_int_t ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_http_mi_metrics_slots(ngx_shm_zone_t *shm_zone,
+    ngx_slab_pool_t *shpool, ngx_http_mi_metrics_t *m,
+    ngx_http_mi_main_conf_t *mmcf);
 
 
 /*
@@ -72,11 +75,12 @@ const uint64_t  ngx_http_mi_body_bounds[] = {
 static ngx_int_t
 ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
 {
-    off_t                     size;
-    ngx_uint_t                route, i;
-    ngx_http_mi_ctx_t        *ctx;
-    ngx_http_mi_metrics_t    *m;
-    ngx_http_mi_main_conf_t  *mmcf;
+    off_t                       size;
+    ngx_uint_t                  route, i;
+    ngx_http_mi_ctx_t          *ctx;
+    ngx_http_mi_metrics_t      *m;
+    ngx_http_mi_main_conf_t    *mmcf;
+    ngx_http_mi_caller_slot_t  *slot;
 
     /* a redirect may have taken r out of its signing location: still counted */
 
@@ -88,6 +92,7 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mi_module);
     m = mmcf->metrics->data;
+    slot = mmcf->slots[ctx->caller_label];
 
     if (ctx->route) {
         route = ctx->route - mi_routes;
@@ -99,14 +104,18 @@ ngx_http_mi_metrics_log_handler(ngx_http_request_t *r)
     }
 
     if (ctx->signed_request) {
-        (void) ngx_atomic_fetch_add(&m->requests[route][NGX_HTTP_MI_SIGNED],
-                                    1);
+        (void) ngx_atomic_fetch_add(
+                                &slot->requests[route][NGX_HTTP_MI_SIGNED], 1);
         ngx_http_mi_count_upstream(r, m, route, ctx);
+
+        if (ctx->deprecated) {
+            ngx_http_mi_count_deprecated(r, ctx, slot, route);
+        }
 
     } else if (ctx->error_code.len) {
         (void) ngx_atomic_fetch_add(
-                                &m->requests[route][NGX_HTTP_MI_REJECTED], 1);
-        (void) ngx_atomic_fetch_add(&m->rejections[route][ctx->error], 1);
+                             &slot->requests[route][NGX_HTTP_MI_REJECTED], 1);
+        (void) ngx_atomic_fetch_add(&slot->rejections[route][ctx->error], 1);
 
         if (!(NGX_HTTP_MI_BODY_CHECKED & (1 << ctx->error))) {
             return NGX_OK;
@@ -315,13 +324,16 @@ ngx_http_mi_metrics_upstream(ngx_http_request_t *r,
 
 /*
  * nginx's slab allocator keeps its pages' headers in the zone; eight pages
- * beside the counters is what nginx's own zones ask at least.
+ * beside the counters is what nginx's own zones ask at least.  Each value
+ * of the "caller" label takes pages of its own.
  */
 
 size_t
-ngx_http_mi_metrics_min_size(void)
+ngx_http_mi_metrics_min_size(ngx_uint_t labels)
 {
     return ngx_align(sizeof(ngx_http_mi_metrics_t), ngx_pagesize)
+           + labels * ngx_align(sizeof(ngx_http_mi_caller_slot_t),
+                                ngx_pagesize)
            + 8 * ngx_pagesize;
 }
 
@@ -387,6 +399,12 @@ ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shm_zone->data = m;
 
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (ngx_http_mi_metrics_slots(shm_zone, shpool, m, mmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /*
      * A run of authentication failures with other keys says nothing of
      * these: it starts afresh.  The old workers may still be counting; a
@@ -399,6 +417,65 @@ ngx_http_mi_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if ((m->auth_failures & ~NGX_HTTP_MI_RUN_COUNT) != keys) {
         m->auth_failures = keys;
         m->last_auth_failure = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The counts of each label of this configuration: a slot the zone has for
+ * that text already (from an earlier configuration), else a new one.
+ */
+
+static ngx_int_t
+ngx_http_mi_metrics_slots(ngx_shm_zone_t *shm_zone, ngx_slab_pool_t *shpool,
+    ngx_http_mi_metrics_t *m, ngx_http_mi_main_conf_t *mmcf)
+{
+    ngx_str_t                   *label;
+    ngx_uint_t                   i;
+    ngx_http_mi_caller_slot_t   *slot, **last;
+
+    label = mmcf->labels.elts;
+
+    for (i = 0; i < mmcf->labels.nelts; i++) {
+
+        last = &m->callers;
+
+        for (slot = m->callers; slot; slot = slot->next) {
+            if (slot->len == label[i].len
+                && ngx_memcmp(slot->label, label[i].data, slot->len) == 0)
+            {
+                break;
+            }
+
+            last = &slot->next;
+        }
+
+        if (slot == NULL) {
+            slot = ngx_slab_calloc(shpool, sizeof(ngx_http_mi_caller_slot_t));
+
+            if (slot == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                              "\"mi_metrics_zone\" \"%V\": no room for the "
+                              "caller label \"%V\": the zone keeps the "
+                              "labels of earlier configurations until it "
+                              "is made anew; make it larger",
+                              &shm_zone->shm.name, &label[i]);
+                return NGX_ERROR;
+            }
+
+            slot->len = label[i].len;
+            ngx_memcpy(slot->label, label[i].data, label[i].len);
+
+            /* the workers of the old cycle may be walking the list */
+
+            ngx_memory_barrier();
+
+            *last = slot;
+        }
+
+        mmcf->slots[i] = slot;
     }
 
     return NGX_OK;
@@ -427,12 +504,33 @@ ngx_http_mi_metrics_init(ngx_conf_t *cf)
             return NGX_OK;
         }
 
-        size = ngx_max(ngx_http_mi_metrics_min_size(),
-                       (size_t) NGX_HTTP_MI_METRICS_SIZE);
+        /* in steps of the default size, so that a caller more or less
+           keeps the zone across a reload */
+
+        size = ngx_align(ngx_http_mi_metrics_min_size(mmcf->labels.nelts),
+                         NGX_HTTP_MI_METRICS_SIZE);
 
         if (ngx_http_mi_metrics_add_zone(cf, mmcf, &name, size) != NGX_OK) {
             return NGX_ERROR;
         }
+
+    } else if (mmcf->metrics->shm.size
+               < ngx_http_mi_metrics_min_size(mmcf->labels.nelts))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mi_metrics_zone\" \"%V\": size %uzk is too "
+                           "small for %ui values of the \"caller\" label, "
+                           "at least %uzk", &mmcf->metrics->shm.name,
+                           mmcf->metrics->shm.size / 1024,
+                           mmcf->labels.nelts,
+                           ngx_http_mi_metrics_min_size(mmcf->labels.nelts)
+                           / 1024);
+        return NGX_ERROR;
+    }
+
+    mmcf->slots = ngx_pcalloc(cf->pool, mmcf->labels.nelts * sizeof(void *));
+    if (mmcf->slots == NULL) {
+        return NGX_ERROR;
     }
 
     /* every location is merged by now: the keys in use are known */

@@ -46,11 +46,31 @@ typedef enum {
 #define NGX_HTTP_MI_BODY_BOUNDS      9
 
 
+/*
+ * The counts of one value of the "caller" label, found by its text: a
+ * reload that reorders or removes mi_allow lines never moves one caller's
+ * counts to another.  Slots are made by the master only (at start and at
+ * each reload, ngx_http_mi_metrics_init_zone), appended to the zone's
+ * list, and never freed while the zone lives.
+ */
+typedef struct ngx_http_mi_caller_slot_s  ngx_http_mi_caller_slot_t;
+
+struct ngx_http_mi_caller_slot_s {
+    ngx_http_mi_caller_slot_t  *next;
+    size_t                      len;
+    u_char                      label[NGX_HTTP_MI_LABEL_MAX];
+    ngx_atomic_t                requests[NGX_HTTP_MI_ROUTES]
+                                        [NGX_HTTP_MI_OUTCOMES];
+    ngx_atomic_t                rejections[NGX_HTTP_MI_ROUTES]
+                                          [NGX_HTTP_MI_ERROR_COUNT];
+    ngx_atomic_t                deprecated[NGX_HTTP_MI_ROUTES];
+    ngx_atomic_t                warned[NGX_HTTP_MI_ROUTES];  /* a second */
+};
+
+
 /* The zone: counters as arrays indexed by small numbers, nothing else. */
 typedef struct {
-    ngx_atomic_t          requests[NGX_HTTP_MI_ROUTES][NGX_HTTP_MI_OUTCOMES];
-    ngx_atomic_t          rejections[NGX_HTTP_MI_ROUTES]
-                                    [NGX_HTTP_MI_ERROR_COUNT];
+    ngx_http_mi_caller_slot_t  *callers;    /* the list, oldest first */
     ngx_atomic_t          upstream[NGX_HTTP_MI_ROUTES][NGX_HTTP_MI_CLASSES];
     ngx_atomic_t          denied[NGX_HTTP_MI_ROUTES][NGX_HTTP_MI_DENIALS];
     ngx_atomic_t          latency[NGX_HTTP_MI_ROUTES]
@@ -70,6 +90,11 @@ typedef struct {
 /* Upper bounds of the histograms' buckets; then a +Inf bucket. */
 extern const uint64_t  ngx_http_mi_latency_bounds[];   /* milliseconds */
 extern const uint64_t  ngx_http_mi_body_bounds[];      /* bytes */
+
+
+void ngx_http_mi_count_deprecated(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx, ngx_http_mi_caller_slot_t *slot,
+    ngx_uint_t route);
 
 
 #endif /* _NGX_HTTP_MI_METRICS_H_INCLUDED_ */

@@ -8,6 +8,10 @@
  *                            phase handlers, the request-target, signing
  *   ngx_http_mi_ctx.c        a request's context, found after a redirect
  *   ngx_http_mi_validate.c   route, parameter and header checks
+ *   ngx_http_mi_policy.c     who calls (mi_caller), and what it may call
+ *                            (mi_allow)
+ *   ngx_http_mi_deprecation.c the index-scoped routes NCP removes
+ *                            (mi_index_routes)
  *   ngx_http_mi_body.c       the request body: read, filtered, checked
  *   ngx_http_mi_headers.c    the request headers the upstream sees
  *   ngx_http_mi_keys.c       the key directives, key files, keys in use
@@ -72,6 +76,10 @@ typedef enum {
     NGX_HTTP_MI_BODY_TOO_LARGE,
     NGX_HTTP_MI_BODY_UNAVAILABLE,
     NGX_HTTP_MI_CREDENTIALS_UNAVAILABLE,
+    NGX_HTTP_MI_CALLER_UNKNOWN,
+    NGX_HTTP_MI_CALLER_NOT_ALLOWED,
+    NGX_HTTP_MI_FULL_ANALYSIS_NOT_ALLOWED,
+    NGX_HTTP_MI_ROUTE_REMOVED,
 
     NGX_HTTP_MI_BAD_REQUEST,
     NGX_HTTP_MI_UNAUTHORIZED,
@@ -120,6 +128,50 @@ typedef enum {
     NGX_HTTP_MI_SOURCE_ENV,         /* mi_credentials_env */
     NGX_HTTP_MI_SOURCE_SERVER_ROLE  /* mi_server_role */
 } ngx_http_mi_source_e;
+
+
+/* nginx names no 410 */
+#define NGX_HTTP_MI_GONE              410
+
+/* mi_index_routes */
+#define NGX_HTTP_MI_INDEX_ON          1
+#define NGX_HTTP_MI_INDEX_DEPRECATED  2
+#define NGX_HTTP_MI_INDEX_OFF         3
+
+
+/* The longest caller name, and the label of a request without one. */
+#define NGX_HTTP_MI_CALLER_MAX     128
+#define NGX_HTTP_MI_NO_CALLER      "-"
+
+/*
+ * The "caller" label's values: "-" (no identity), "other" (a caller no
+ * mi_allow line names), then the callers of the mi_allow lines, the text
+ * of a regex line included, at most this long.
+ */
+#define NGX_HTTP_MI_LABEL_MAX      256
+#define NGX_HTTP_MI_LABEL_NONE     0
+#define NGX_HTTP_MI_LABEL_OTHER    1
+
+
+/* A workspace of an "mi_allow" line: a name, a prefix or a regex. */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_regex_t                *regex;
+    ngx_uint_t                  prefix;     /* the name ended with '*' */
+} ngx_http_mi_workspace_t;
+
+
+/* One "mi_allow" line. */
+typedef struct {
+    ngx_str_t                   caller;     /* a name, or a regex's text */
+    ngx_regex_t                *regex;      /* NULL: caller is a name */
+    ngx_uint_t                  routes;     /* bits: 1 << route index, and
+                                               1 << MI_ROUTE_COUNT for
+                                               "generic" */
+    ngx_array_t                *workspaces; /* NULL: any, even none */
+    ngx_flag_t                  full_analysis;
+    ngx_uint_t                  label;      /* in the main conf's labels */
+} ngx_http_mi_allow_t;
 
 
 typedef struct {
@@ -214,6 +266,10 @@ typedef struct {
     ngx_int_t                   status_index;
 
     ngx_array_t                 resolves;   /* of mi_resolve's, by pointer */
+    ngx_int_t                   caller_index;
+
+    ngx_array_t                 labels;     /* of ngx_str_t: "caller" */
+    void                      **slots;      /* each label's counts */
 } ngx_http_mi_main_conf_t;
 
 
@@ -243,6 +299,15 @@ typedef struct {
 
     ngx_str_t                  *endpoint;   /* "mi_metrics", "mi_health":
                                                never signed */
+
+    ngx_http_complex_value_t   *caller;     /* mi_caller */
+    ngx_array_t                *allow;      /* of ngx_http_mi_allow_t */
+    u_char                     *allow_file; /* where the first mi_allow is */
+    ngx_uint_t                  allow_line;
+
+    ngx_uint_t                  index_routes;   /* NGX_HTTP_MI_INDEX_* */
+    time_t                      deprecation;
+    time_t                      sunset;
 
     /* where "mi_credentials_file" set access_key and key, as one pair */
     u_char                     *credentials_file;
@@ -290,6 +355,7 @@ struct ngx_http_mi_ctx_s {
     ngx_str_t                   route_name;
     ngx_str_t                   error_code;
     ngx_http_mi_error_e         error;
+    ngx_uint_t                  caller_label;
     ngx_str_t                   message;    /* why the request is refused */
     time_t                      retry_after;    /* 0: no Retry-After */
     ngx_buf_t                  *error_body; /* replaces nginx's error page */
@@ -297,12 +363,21 @@ struct ngx_http_mi_ctx_s {
     ngx_uint_t                  content_types;
     ngx_str_t                  *content_type_alias;  /* "Content_Type" */
     ngx_str_t                   timestamp;
+    ngx_str_t                   caller;     /* "-": no identity */
+    ngx_str_t                   workspace;  /* as validated; empty: none */
+    time_t                      deprecation;    /* of a deprecated route */
+    time_t                      sunset;
     mi_body_check_t            *body;       /* fed by the body filter */
     ngx_http_request_t         *request;
     unsigned                    signed_request:1;
     unsigned                    error_body_sent:1;
     unsigned                    body_seen:1;    /* the filter saw it all */
     unsigned                    refusal_read:1; /* the upstream's 401 body */
+    unsigned                    scene_ids:1;    /* the body named some */
+    unsigned                    partial_only:1; /* a full analysis is
+                                                   refused */
+    unsigned                    deprecated:1;   /* an index route, told
+                                                   so */
 
     ngx_http_mi_target_t        target;
     ngx_http_mi_headers_t       record;     /* where headers is, if new */
@@ -328,6 +403,23 @@ ngx_http_mi_ctx_t *ngx_http_mi_get_module_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_mi_validate(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
 ngx_int_t ngx_http_mi_check_content_type(ngx_http_request_t *r);
+
+/* ngx_http_mi_policy.c */
+char *ngx_http_mi_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_mi_merge_policy(ngx_conf_t *cf, ngx_http_mi_loc_conf_t *prev,
+    ngx_http_mi_loc_conf_t *conf);
+ngx_int_t ngx_http_mi_caller(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx);
+ngx_uint_t ngx_http_mi_caller_valid(ngx_str_t *name);
+ngx_int_t ngx_http_mi_check_policy(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_check_full_analysis(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx);
+
+/* ngx_http_mi_deprecation.c */
+const mi_route_t *ngx_http_mi_successor(const mi_route_t *route);
+ngx_int_t ngx_http_mi_check_index_route(ngx_http_request_t *r,
+    ngx_http_mi_loc_conf_t *mlcf, ngx_http_mi_ctx_t *ctx);
+ngx_int_t ngx_http_mi_deprecation_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_mi_body.c */
 ngx_int_t ngx_http_mi_body_available(ngx_http_request_t *r);
@@ -382,7 +474,7 @@ ngx_int_t ngx_http_mi_send_text(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_buf_t *b);
 
 /* ngx_http_mi_metrics.c */
-size_t ngx_http_mi_metrics_min_size(void);
+size_t ngx_http_mi_metrics_min_size(ngx_uint_t labels);
 ngx_int_t ngx_http_mi_metrics_add_zone(ngx_conf_t *cf,
     ngx_http_mi_main_conf_t *mmcf, ngx_str_t *name, size_t size);
 ngx_int_t ngx_http_mi_metrics_init(ngx_conf_t *cf);

@@ -21,7 +21,10 @@ typedef enum {
 } ngx_http_mi_routes_e;
 
 
-/* A family of counters, [route][column] at offset in the zone. */
+/*
+ * A family of counters, [route][column] at offset in the zone, or in each
+ * caller's slot, with a "caller" label.
+ */
 typedef struct {
     ngx_str_t             name;
     ngx_str_t             help;
@@ -31,6 +34,7 @@ typedef struct {
     ngx_uint_t            columns;
     size_t                offset;
     ngx_http_mi_routes_e  routes;
+    ngx_uint_t            per_caller;       /* offset is in a slot */
 } ngx_http_mi_counters_t;
 
 
@@ -50,6 +54,11 @@ typedef struct {
 static size_t ngx_http_mi_metrics_size(ngx_http_mi_main_conf_t *mmcf);
 static u_char *ngx_http_mi_write_counters(u_char *p, u_char *last,
     ngx_http_mi_metrics_t *m, ngx_http_mi_counters_t *f);
+static u_char *ngx_http_mi_write_columns(u_char *p, u_char *last,
+    ngx_atomic_t *counts, ngx_http_mi_counters_t *f,
+    ngx_http_mi_caller_slot_t *slot);
+static u_char *ngx_http_mi_write_deprecated(u_char *p, u_char *last,
+    ngx_http_mi_metrics_t *m);
 static u_char *ngx_http_mi_write_histogram(u_char *p, u_char *last,
     ngx_http_mi_metrics_t *m, ngx_http_mi_histogram_t *f);
 static u_char *ngx_http_mi_write_keys(u_char *p, u_char *last,
@@ -109,21 +118,22 @@ static ngx_http_mi_counters_t  ngx_http_mi_counters[] = {
       ngx_string("Requests in signing locations: signed and sent upstream, "
                  "or rejected with the module's JSON error."),
       ngx_string("outcome"), ngx_http_mi_outcome_labels,
-      NGX_HTTP_MI_OUTCOMES, offsetof(ngx_http_mi_metrics_t, requests),
-      NGX_HTTP_MI_ALL_ROUTES },
+      NGX_HTTP_MI_OUTCOMES, offsetof(ngx_http_mi_caller_slot_t, requests),
+      NGX_HTTP_MI_ALL_ROUTES, 1 },
 
     { ngx_string("nginx_mi_rejections_total"),
       ngx_string("Requests rejected before the upstream, by error code."),
       ngx_string("code"), NULL,
-      NGX_HTTP_MI_ERROR_COUNT, offsetof(ngx_http_mi_metrics_t, rejections),
-      NGX_HTTP_MI_ALL_ROUTES },
+      NGX_HTTP_MI_ERROR_COUNT,
+      offsetof(ngx_http_mi_caller_slot_t, rejections),
+      NGX_HTTP_MI_ALL_ROUTES, 1 },
 
     { ngx_string("nginx_mi_upstream_responses_total"),
       ngx_string("Signed requests by the upstream's status class; error: "
                  "no response (refused, reset, timed out)."),
       ngx_string("status"), ngx_http_mi_class_labels,
       NGX_HTTP_MI_CLASSES, offsetof(ngx_http_mi_metrics_t, upstream),
-      NGX_HTTP_MI_UPSTREAM_ROUTES },
+      NGX_HTTP_MI_UPSTREAM_ROUTES, 0 },
 
     { ngx_string("nginx_mi_upstream_denied_total"),
       ngx_string("Upstream answers 401 and 403 (also in the 4xx class): "
@@ -131,7 +141,7 @@ static ngx_http_mi_counters_t  ngx_http_mi_counters[] = {
                  "a permission."),
       ngx_string("status"), ngx_http_mi_denial_labels,
       NGX_HTTP_MI_DENIALS, offsetof(ngx_http_mi_metrics_t, denied),
-      NGX_HTTP_MI_UPSTREAM_ROUTES }
+      NGX_HTTP_MI_UPSTREAM_ROUTES, 0 }
 };
 
 
@@ -154,6 +164,12 @@ static ngx_http_mi_histogram_t  ngx_http_mi_histograms[] = {
       0, NGX_HTTP_MI_BODY_ROUTES }
 };
 
+
+static ngx_str_t  ngx_http_mi_deprecated = ngx_string(
+    "nginx_mi_deprecated_requests_total");
+static ngx_str_t  ngx_http_mi_deprecated_help = ngx_string(
+    "Requests forwarded on the index-scoped routes NCP removes "
+    "(mi_index_routes deprecated), by caller.");
 
 static ngx_str_t  ngx_http_mi_key_info = ngx_string("nginx_mi_key_info");
 static ngx_str_t  ngx_http_mi_key_info_help = ngx_string(
@@ -221,6 +237,8 @@ ngx_http_mi_metrics_handler(ngx_http_request_t *r)
         p = ngx_http_mi_write_counters(p, last, m, &ngx_http_mi_counters[i]);
     }
 
+    p = ngx_http_mi_write_deprecated(p, last, m);
+
     for (i = 0; i < sizeof(ngx_http_mi_histograms)
                     / sizeof(ngx_http_mi_histogram_t); i++)
     {
@@ -251,22 +269,45 @@ ngx_http_mi_metrics_handler(ngx_http_request_t *r)
 static size_t
 ngx_http_mi_metrics_size(ngx_http_mi_main_conf_t *mmcf)
 {
-    size_t                    size, line;
-    ngx_uint_t                i;
-    ngx_http_mi_key_use_t    *use;
-    ngx_http_mi_counters_t   *c;
-    ngx_http_mi_histogram_t  *h;
+    size_t                       size, line, callers;
+    ngx_uint_t                   i, n;
+    ngx_http_mi_metrics_t       *m;
+    ngx_http_mi_key_use_t       *use;
+    ngx_http_mi_counters_t      *c;
+    ngx_http_mi_histogram_t     *h;
+    ngx_http_mi_caller_slot_t   *slot;
 
     /* HELP and TYPE lines, and the few gauge lines */
     size = 16 * 1024;
+
+    /* the slots of the zone, of this configuration and earlier ones */
+
+    m = mmcf->metrics->data;
+    n = 0;
+    callers = 0;
+
+    for (slot = m->callers; slot; slot = slot->next) {
+        n++;
+        callers += sizeof(",caller=\"\"") - 1 + 2 * slot->len;
+    }
 
     for (i = 0; i < sizeof(ngx_http_mi_counters)
                     / sizeof(ngx_http_mi_counters_t); i++)
     {
         c = &ngx_http_mi_counters[i];
-        size += NGX_HTTP_MI_ROUTES * c->columns
-                * (c->name.len + NGX_HTTP_MI_LINE_MAX);
+        line = c->name.len + NGX_HTTP_MI_LINE_MAX;
+
+        if (c->per_caller) {
+            size += NGX_HTTP_MI_ROUTES * c->columns * (n * line + callers);
+
+        } else {
+            size += NGX_HTTP_MI_ROUTES * c->columns * line;
+        }
     }
+
+    size += MI_ROUTE_COUNT
+            * (n * (ngx_http_mi_deprecated.len + NGX_HTTP_MI_LINE_MAX)
+               + callers);
 
     for (i = 0; i < sizeof(ngx_http_mi_histograms)
                     / sizeof(ngx_http_mi_histogram_t); i++)
@@ -293,13 +334,34 @@ static u_char *
 ngx_http_mi_write_counters(u_char *p, u_char *last, ngx_http_mi_metrics_t *m,
     ngx_http_mi_counters_t *f)
 {
-    ngx_str_t      label, *value;
-    ngx_uint_t     route, i;
-    ngx_atomic_t  *counts;
+    ngx_http_mi_caller_slot_t  *slot;
 
     p = ngx_http_mi_write_family(p, last, &f->name, &f->help, "counter");
 
-    counts = (ngx_atomic_t *) ((u_char *) m + f->offset);
+    if (!f->per_caller) {
+        return ngx_http_mi_write_columns(p, last,
+                              (ngx_atomic_t *) ((u_char *) m + f->offset),
+                              f, NULL);
+    }
+
+    for (slot = m->callers; slot; slot = slot->next) {
+        p = ngx_http_mi_write_columns(p, last,
+                              (ngx_atomic_t *) ((u_char *) slot + f->offset),
+                              f, slot);
+    }
+
+    return p;
+}
+
+
+/* The [route][column] counts of a family, of one caller's slot or not. */
+
+static u_char *
+ngx_http_mi_write_columns(u_char *p, u_char *last, ngx_atomic_t *counts,
+    ngx_http_mi_counters_t *f, ngx_http_mi_caller_slot_t *slot)
+{
+    ngx_str_t    label, caller, *value;
+    ngx_uint_t   route, i;
 
     for (route = 0; route < NGX_HTTP_MI_ROUTES; route++) {
 
@@ -312,9 +374,57 @@ ngx_http_mi_write_counters(u_char *p, u_char *last, ngx_http_mi_metrics_t *m,
         for (i = 0; i < f->columns; i++) {
             value = f->values ? &f->values[i] : ngx_http_mi_error_code(i);
 
-            p = ngx_slprintf(p, last, "%V{route=\"%V\",%V=\"%V\"} %uA\n",
-                             &f->name, &label, &f->label, value,
+            p = ngx_slprintf(p, last, "%V{route=\"%V\",%V=\"%V\"",
+                             &f->name, &label, &f->label, value);
+
+            if (slot) {
+                caller.data = slot->label;
+                caller.len = slot->len;
+
+                p = ngx_slprintf(p, last, ",caller=\"");
+                p = ngx_http_mi_write_quoted(p, last, &caller);
+                p = ngx_slprintf(p, last, "\"");
+            }
+
+            p = ngx_slprintf(p, last, "} %uA\n",
                              counts[route * f->columns + i]);
+        }
+    }
+
+    return p;
+}
+
+
+/* The index-scoped routes, by caller. */
+
+static u_char *
+ngx_http_mi_write_deprecated(u_char *p, u_char *last,
+    ngx_http_mi_metrics_t *m)
+{
+    ngx_str_t                   label, caller;
+    ngx_uint_t                  route;
+    ngx_http_mi_caller_slot_t  *slot;
+
+    p = ngx_http_mi_write_family(p, last, &ngx_http_mi_deprecated,
+                                 &ngx_http_mi_deprecated_help, "counter");
+
+    for (slot = m->callers; slot; slot = slot->next) {
+
+        caller.data = slot->label;
+        caller.len = slot->len;
+
+        for (route = 0; route < MI_ROUTE_COUNT; route++) {
+
+            if (ngx_http_mi_successor(&mi_routes[route]) == NULL) {
+                continue;
+            }
+
+            label = ngx_http_mi_route_label(route);
+
+            p = ngx_slprintf(p, last, "%V{route=\"%V\",caller=\"",
+                             &ngx_http_mi_deprecated, &label);
+            p = ngx_http_mi_write_quoted(p, last, &caller);
+            p = ngx_slprintf(p, last, "\"} %uA\n", slot->deprecated[route]);
         }
     }
 

@@ -18,6 +18,8 @@ static ngx_int_t ngx_http_mi_check_route(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx, mi_route_match_t *m);
 static ngx_int_t ngx_http_mi_check_params(ngx_http_request_t *r,
     ngx_http_mi_loc_conf_t *mlcf, mi_route_match_t *m);
+static ngx_int_t ngx_http_mi_workspace(ngx_http_request_t *r,
+    ngx_http_mi_ctx_t *ctx, mi_route_match_t *m);
 static ngx_int_t ngx_http_mi_check_headers(ngx_http_request_t *r,
     ngx_http_mi_ctx_t *ctx);
 static ngx_int_t ngx_http_mi_check_announced_body(ngx_http_request_t *r,
@@ -45,6 +47,10 @@ ngx_http_mi_validate(ngx_http_request_t *r, ngx_http_mi_loc_conf_t *mlcf,
         if (rc != NGX_OK) {
             return rc;
         }
+    }
+
+    if (ngx_http_mi_workspace(r, ctx, &m) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_mi_check_headers(r, ctx);
@@ -104,6 +110,45 @@ ngx_http_mi_check_route(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx,
     ctx->route = m->route;
     ctx->route_name.data = (u_char *) m->route->name;
     ctx->route_name.len = m->route->name_len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The workspace as its parameter was validated: percent-decoded once if it
+ * holds a '%', for the caller's policy.
+ */
+
+static ngx_int_t
+ngx_http_mi_workspace(ngx_http_request_t *r, ngx_http_mi_ctx_t *ctx,
+    mi_route_match_t *m)
+{
+    u_char     *p;
+    ssize_t     n;
+    mi_span_t  *ws;
+
+    ws = &m->param[MI_PARAM_WORKSPACE_NAME];
+
+    if (ngx_strlchr((u_char *) ws->data, (u_char *) ws->data + ws->len, '%')
+        == NULL)
+    {
+        ctx->workspace.data = (u_char *) ws->data;
+        ctx->workspace.len = ws->len;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, ws->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* validated: the escapes are well formed */
+
+    n = mi_pct_decode(ws->data, ws->len, p, ws->len);
+
+    ctx->workspace.data = p;
+    ctx->workspace.len = (n < 0) ? 0 : n;
 
     return NGX_OK;
 }

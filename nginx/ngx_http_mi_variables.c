@@ -11,6 +11,10 @@
 
 #include "ngx_http_mi_module.h"
 
+#if (NGX_HTTP_SSL)
+#include <openssl/x509v3.h>
+#endif
+
 
 static ngx_int_t ngx_http_mi_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -20,8 +24,14 @@ static ngx_int_t ngx_http_mi_version_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mi_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mi_caller_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mi_utf8_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_mi_ssl_san_uri_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+#endif
 
 
 static ngx_http_variable_t  ngx_http_mi_vars[] = {
@@ -43,6 +53,16 @@ static ngx_http_variable_t  ngx_http_mi_vars[] = {
 
     { ngx_string("mi_status"), NULL, ngx_http_mi_status_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mi_caller"), NULL, ngx_http_mi_caller_variable,
+      0, 0, 0 },
+
+#if (NGX_HTTP_SSL)
+
+    { ngx_string("mi_ssl_client_san_uri"), NULL,
+      ngx_http_mi_ssl_san_uri_variable, 0, 0, 0 },
+
+#endif
 
     { ngx_string("mi_utf8_"), NULL, ngx_http_mi_utf8_variable,
       0, NGX_HTTP_VAR_PREFIX|NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -185,6 +205,138 @@ ngx_http_mi_status_variable(ngx_http_request_t *r,
 
 
 /*
+ * $mi_caller: the value of "mi_caller" if it is a caller's name, else "-"
+ * (no identity).  Cacheable: the first evaluation is kept for the request,
+ * redirects included; the signing location makes it before the header
+ * view hides the headers it may come from.
+ */
+
+static ngx_int_t
+ngx_http_mi_caller_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                caller;
+    ngx_http_mi_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mi_module);
+
+    ngx_str_set(&caller, NGX_HTTP_MI_NO_CALLER);
+
+    if (mlcf->caller) {
+        if (ngx_http_complex_value(r, mlcf->caller, &caller) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (!ngx_http_mi_caller_valid(&caller)) {
+            ngx_str_set(&caller, NGX_HTTP_MI_NO_CALLER);
+        }
+    }
+
+    v->len = caller.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = caller.data;
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * $mi_ssl_client_san_uri: the URI subject alternative names of the client
+ * certificate, in their order, separated by a space (a URI has none).
+ * Whether the certificate was verified is $ssl_client_verify's to say:
+ * an identity is only what a verified certificate names.  Not found
+ * without a certificate or without a URI name.
+ */
+
+static ngx_int_t
+ngx_http_mi_ssl_san_uri_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    int              i, n;
+    u_char          *p;
+    size_t           len;
+    X509            *cert;
+    GENERAL_NAME    *name;
+    GENERAL_NAMES   *names;
+    const u_char    *uri;
+
+    v->not_found = 1;
+
+    if (r->connection->ssl == NULL) {
+        return NGX_OK;
+    }
+
+    cert = SSL_get_peer_certificate(r->connection->ssl->connection);
+    if (cert == NULL) {
+        return NGX_OK;
+    }
+
+    names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+
+    X509_free(cert);
+
+    if (names == NULL) {
+        return NGX_OK;
+    }
+
+    n = sk_GENERAL_NAME_num(names);
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        name = sk_GENERAL_NAME_value(names, i);
+
+        if (name->type == GEN_URI) {
+            len += ASN1_STRING_length(name->d.uniformResourceIdentifier) + 1;
+        }
+    }
+
+    if (len == 0) {
+        GENERAL_NAMES_free(names);
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        GENERAL_NAMES_free(names);
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    for (i = 0; i < n; i++) {
+        name = sk_GENERAL_NAME_value(names, i);
+
+        if (name->type != GEN_URI) {
+            continue;
+        }
+
+        if (p != v->data) {
+            *p++ = ' ';
+        }
+
+        uri = ASN1_STRING_get0_data(name->d.uniformResourceIdentifier);
+        p = ngx_cpymem(p, uri,
+                       ASN1_STRING_length(name->d.uniformResourceIdentifier));
+    }
+
+    GENERAL_NAMES_free(names);
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+#endif
+
+
+/*
  * $mi_utf8_NAME: the value of $NAME with each byte that is not part of a
  * valid UTF-8 character replaced by U+FFFD (mi_utf8.h); escape=json then
  * makes any value a valid JSON string.  Not found where $NAME is not.
@@ -273,6 +425,7 @@ ngx_int_t
 ngx_http_mi_variables_init(ngx_conf_t *cf)
 {
     ngx_str_t                   name, status = ngx_string("status");
+    ngx_str_t                   caller = ngx_string("mi_caller");
     ngx_uint_t                  i;
     ngx_http_variable_t        *v;
     ngx_http_mi_main_conf_t    *mmcf;
@@ -283,6 +436,12 @@ ngx_http_mi_variables_init(ngx_conf_t *cf)
     mmcf->status_index = ngx_http_get_variable_index(cf, &status);
 
     if (mmcf->status_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    mmcf->caller_index = ngx_http_get_variable_index(cf, &caller);
+
+    if (mmcf->caller_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 

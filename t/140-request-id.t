@@ -104,7 +104,7 @@ for my $id ('abc-123', 'x' x 64, "!#\$%&'*+-.^_`|~09AZaz") {
 
     # the documented fields, the path without its query
     is_deeply([sort keys %$line],
-              [sort qw(time request_id client method path status route
+              [sort qw(time request_id client method path status route caller
                        error_code mi_timestamp upstream_status upstream_addr
                        request_time upstream_response_time request_length
                        body_bytes_sent)], 'log: the documented fields');

@@ -40,7 +40,7 @@ my $seed = $ENV{MI_SEED} // int(time * 1000 + $$) % 2**31;
 
 my $R = "\x{FFFD}";
 my $P = '/api/v1/workspaces/my-ws/projects/1234/assets/5678';
-my @FIELDS = sort qw(time request_id client method path status route
+my @FIELDS = sort qw(time request_id client method path status route caller
                      error_code mi_timestamp upstream_status upstream_addr
                      request_time upstream_response_time request_length
                      body_bytes_sent);

@@ -66,7 +66,7 @@ ok($l, 'access log: JSON, a line with the id sent back');
 is($l && $l->{route}, 'asset.request', 'access log: the route');
 is(MiTest::http($port, 'GET', '/health')->{status}, 200, '/health: 200');
 my $counted =
-    qr/^nginx_mi_requests_total\{route="asset.request",outcome="signed"\} 1$/m;
+    qr/^nginx_mi_requests_total\{route="asset.request",outcome="signed",caller="-"\} 1$/m;
 like(MiTest::eventually(sub {
          my $body = MiTest::http($port, 'GET', '/metrics')->{body};
          $body =~ $counted ? $body : undef }) // '',

@@ -154,7 +154,7 @@ is($res->{h}{'content-type'}, 'application/json', '/health: JSON');
 is(MiTest::json_body($res)->{status}, 'ok', '/health: ok');
 
 my $counted =
-    qr/^nginx_mi_requests_total\{route="asset.request",outcome="signed"\} 1$/m;
+    qr/^nginx_mi_requests_total\{route="asset.request",outcome="signed",caller="-"\} 1$/m;
 $res = MiTest::eventually(sub {
     my $m = MiTest::http($port, 'GET', '/metrics');
     $m->{body} =~ $counted ? $m : undef });

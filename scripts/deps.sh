@@ -112,6 +112,14 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ -n "$own_policy" ] && rm -f "$policy"' EXIT
 
+# A dpkg run cut short (the machine stopped in the middle of an install)
+# leaves packages half configured, and apt-get refuses to start until dpkg
+# has finished them; finish them first, services still held back.
+if [ -n "$(dpkg --audit 2>/dev/null)" ]; then
+    echo "deps: finishing an interrupted dpkg run (dpkg --configure -a)"
+    dpkg --configure -a >/dev/null
+fi
+
 # apt run elsewhere meanwhile (another checkout's make) is waited for
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \

@@ -801,6 +801,8 @@ ngx_http_mi_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_mi_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_mi_request_id_init_process();
+
     if (ngx_http_mi_resolve_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }

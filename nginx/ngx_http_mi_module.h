@@ -497,6 +497,7 @@ ngx_int_t ngx_http_mi_variables_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_mi_request_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_mi_request_id_init(ngx_conf_t *cf);
+void ngx_http_mi_request_id_init_process(void);
 
 /* ngx_http_mi_log.c */
 void ngx_http_mi_log_upstream_refusal(ngx_http_request_t *r,

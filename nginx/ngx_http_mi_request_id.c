@@ -4,15 +4,37 @@
  * service through the API: the client's X-Request-ID when it is one safe
  * to pass on, else nginx's $request_id.  The configuration sends it
  * upstream and back (conf/mi-request-id.conf); the JSON log records it.
+ *
+ * nginx makes $request_id from 16 bytes of RAND_bytes() a request; in
+ * OpenSSL 3 each call takes the generator's lock and asks the kernel for
+ * the process id (fork detection), which costs as much as the module's
+ * signing.  The module draws the same bytes from the same generator 64
+ * requests' worth at a time, per worker, and sets $request_id to the id it
+ * made, so that the two stay one value.
  */
 
 #include "ngx_http_mi_module.h"
 
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
 
 #define NGX_HTTP_MI_REQUEST_ID_MAX  64
+#define NGX_HTTP_MI_RANDOM_ID       16
+#define NGX_HTTP_MI_RANDOM_SIZE     (NGX_HTTP_MI_RANDOM_ID * 64)
 
 
 static ngx_table_elt_t *ngx_http_mi_client_request_id(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mi_random_request_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v);
+
+
+/*
+ * Random bytes not yet used, per worker: none in the master, so that no two
+ * workers (nor the workers of a reload) share any.
+ */
+static u_char      ngx_http_mi_random[NGX_HTTP_MI_RANDOM_SIZE];
+static ngx_uint_t  ngx_http_mi_random_next = NGX_HTTP_MI_RANDOM_SIZE;
 
 
 static ngx_str_t  ngx_http_mi_request_id_header = ngx_string("X-Request-ID");
@@ -52,6 +74,17 @@ ngx_http_mi_request_id_variable(ngx_http_request_t *r,
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mi_module);
 
+    id = &r->variables[mmcf->request_id_index];
+
+    if (!id->valid && !id->not_found
+        && ngx_http_mi_random_request_id(r, id) == NGX_OK)
+    {
+        *v = *id;
+        return NGX_OK;
+    }
+
+    /* $request_id read before, or no random bytes: nginx's own */
+
     id = ngx_http_get_indexed_variable(r, mmcf->request_id_index);
 
     if (id == NULL || id->not_found) {
@@ -61,6 +94,56 @@ ngx_http_mi_request_id_variable(ngx_http_request_t *r,
     *v = *id;
 
     return NGX_OK;
+}
+
+
+/* $request_id's form: 32 lowercase hex digits of 16 random bytes */
+
+static ngx_int_t
+ngx_http_mi_random_request_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v)
+{
+    u_char  *id;
+
+    if (ngx_http_mi_random_next == NGX_HTTP_MI_RANDOM_SIZE) {
+
+        if (RAND_bytes(ngx_http_mi_random, NGX_HTTP_MI_RANDOM_SIZE) != 1) {
+            ERR_clear_error();
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "mi: RAND_bytes() failed, nginx's $request_id "
+                          "used");
+            return NGX_ERROR;
+        }
+
+        ngx_http_mi_random_next = 0;
+    }
+
+    id = ngx_pnalloc(r->pool, NGX_HTTP_MI_RANDOM_ID * 2);
+    if (id == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(id, &ngx_http_mi_random[ngx_http_mi_random_next],
+                 NGX_HTTP_MI_RANDOM_ID);
+
+    ngx_http_mi_random_next += NGX_HTTP_MI_RANDOM_ID;
+
+    v->len = NGX_HTTP_MI_RANDOM_ID * 2;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = id;
+
+    return NGX_OK;
+}
+
+
+/* a new worker draws its own bytes */
+
+void
+ngx_http_mi_request_id_init_process(void)
+{
+    ngx_http_mi_random_next = NGX_HTTP_MI_RANDOM_SIZE;
 }
 
 

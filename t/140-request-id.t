@@ -169,6 +169,50 @@ for my $case (['65 characters', ['y' x 65]],
     is($line->{path}, "/a\"b\\c\nd", 'odd path: logged as valid JSON');
 }
 
+# --- ids a worker makes: 16 random bytes each, drawn 64 requests' worth
+# at a time; never the same twice, across two workers and a reload, and
+# $request_id is the same id whichever of the two a request reads first
+{
+    my $ids = $t->start_nginx(<<"EOF", workers => 2);
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /mi { return 200 "\$mi_request_id \$request_id \$pid"; }
+        location /ngx { return 200 "\$request_id \$mi_request_id \$pid"; }
+    }
+EOF
+    my (%seen, %per_pid, @bad, $pairs);
+    my $draw = sub {
+        my ($path, $n) = @_;
+        for (1 .. $n) {
+            my $res = MiTest::http($ids->{port}, 'GET', $path);
+            my ($first, $second, $pid) = split / /, $res->{body} // '';
+            if ($res->{status} != 200 || ($first // '') !~ /^[0-9a-f]{32}$/) {
+                push @bad, $res->{body};
+                next;
+            }
+            $pairs++ if $first eq ($second // '');
+            $seen{$first}++;
+            $per_pid{$pid}++;
+        }
+    };
+
+    $draw->('/mi', 300);
+    $draw->('/ngx', 50);
+    my $before = keys %per_pid;
+    my ($most) = sort { $b <=> $a } values %per_pid;
+    $t->reload_nginx($ids);
+    $draw->('/mi', 300);
+
+    is_deeply(\@bad, [], 'ids: 650 answers, each 32 hex digits');
+    is($pairs, 650, 'ids: $request_id and $mi_request_id one value');
+    is(scalar(grep { $_ > 1 } values %seen), 0,
+       'ids: 650 ids, none twice (two workers, a reload)');
+    ok($before == 2 && $most > 64,
+       "ids: both workers drew, one more than 64 ids ($most)")
+        or diag(explain \%per_pid);
+    ok(keys(%per_pid) > $before, 'ids: the new workers drew their own');
+}
+
 $t->stop_all;
 $t->check_logs($file);
 

@@ -20,6 +20,26 @@ mi_utf8_repair(unsigned char *dst, const unsigned char *src, size_t len)
     size = 0;
     last = src + len;
 
+    /* the usual value, ASCII only, is valid as it is */
+
+    while (size < len && src[size] < 0x80) {
+        size++;
+    }
+
+    if (size == len) {
+        if (dst) {
+            memcpy(dst, src, len);
+        }
+
+        return len;
+    }
+
+    if (dst) {
+        memcpy(dst, src, size);
+    }
+
+    src += size;
+
     while (src < last) {
         n = mi_utf8_char(src, last);
 

@@ -6,10 +6,13 @@
  * needs nginx 1.27.3).
  *
  * The upstream has a fixed number of slots, the round robin's peers; each
- * worker resolves the name four times a second through the http level
- * "resolver", whose cache (valid=) decides when DNS is asked: the other
- * times are lookups in that cache, and a change is followed within valid=
- * and a quarter of a second.  The answer's addresses go to the slots.  A
+ * worker resolves the name through the http level "resolver" at once, and
+ * again the moment the resolver's answer expires (valid=, else the DNS
+ * TTL), when the resolver asks DNS: a change is followed within valid=
+ * and DNS's round trip, as nginx's own "server ... resolve" does.  After a
+ * failure it asks again every quarter of a second, which the resolver
+ * answers from its cache of the failure or by asking DNS once that has
+ * expired.  The answer's addresses go to the slots.  A
  * slot keeps its address while the answer has it, so the keepalive
  * module's cached connections, which it matches by address, stay useful;
  * a slot whose address left the answer is marked down, and gets the next
@@ -28,7 +31,8 @@
 
 #define NGX_HTTP_MI_RESOLVE_SLOTS      4
 #define NGX_HTTP_MI_RESOLVE_MAX_SLOTS  32
-#define NGX_HTTP_MI_RESOLVE_INTERVAL   250
+#define NGX_HTTP_MI_RESOLVE_RETRY      250
+#define NGX_HTTP_MI_RESOLVE_MAX_WAIT   3600000
 
 
 typedef struct {
@@ -540,7 +544,7 @@ ngx_http_mi_resolve_timer(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                       "mi_resolve: \"%V\" could not be resolved: "
                       "no resolver", &rcf->host);
-        ngx_add_timer(ev, NGX_HTTP_MI_RESOLVE_INTERVAL);
+        ngx_add_timer(ev, NGX_HTTP_MI_RESOLVE_RETRY);
         return;
     }
 
@@ -556,7 +560,7 @@ ngx_http_mi_resolve_timer(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                       "mi_resolve: \"%V\" could not be resolved",
                       &rcf->host);
-        ngx_add_timer(ev, NGX_HTTP_MI_RESOLVE_INTERVAL);
+        ngx_add_timer(ev, NGX_HTTP_MI_RESOLVE_RETRY);
     }
 }
 
@@ -566,8 +570,10 @@ ngx_http_mi_resolve_timer(ngx_event_t *ev)
 static void
 ngx_http_mi_resolve_handler(ngx_resolver_ctx_t *ctx)
 {
+    ngx_int_t                    wait;
     ngx_uint_t                   i, n, level;
     ngx_log_t                   *log;
+    ngx_time_t                  *tp;
     ngx_http_mi_resolve_addr_t   addrs[NGX_HTTP_MI_RESOLVE_MAX_SLOTS];
     ngx_http_mi_resolve_conf_t  *rcf;
 
@@ -606,10 +612,29 @@ ngx_http_mi_resolve_handler(ngx_resolver_ctx_t *ctx)
         ngx_http_mi_resolve_share(rcf);
     }
 
+    /*
+     * The resolver answers from its cache while ngx_time() is at most
+     * ctx->valid: the next answer is asked for at the start of the second
+     * after, when the resolver asks DNS.  A wait computed from a clock a
+     * little behind ends early, and the cache answers again with the same
+     * ctx->valid and a wait of a millisecond or so.
+     */
+
+    tp = ngx_timeofday();
+
+    if (ctx->state == NGX_OK && ctx->valid >= tp->sec) {
+        wait = (ctx->valid + 1 - tp->sec) * 1000 - (ngx_int_t) tp->msec;
+        wait = ngx_max(wait, 1);
+        wait = ngx_min(wait, NGX_HTTP_MI_RESOLVE_MAX_WAIT);
+
+    } else {
+        wait = NGX_HTTP_MI_RESOLVE_RETRY;
+    }
+
     ngx_resolve_name_done(ctx);
 
     if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(&rcf->timer, NGX_HTTP_MI_RESOLVE_INTERVAL);
+        ngx_add_timer(&rcf->timer, (ngx_msec_t) wait);
     }
 }
 

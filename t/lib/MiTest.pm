@@ -345,7 +345,16 @@ sub dns_answer {
 # The names the DNS mock was asked for, as "NAME TYPE", oldest first.
 sub dns_queries {
     my ($self, $dns) = @_;
-    return grep { !/^probe\.invalid / } split /\n/, read_file($dns->{log});
+    return map { $_->[1] } $self->dns_query_times($dns);
+}
+
+
+# The same, each as [epoch time of the query, "NAME TYPE"].
+sub dns_query_times {
+    my ($self, $dns) = @_;
+    return grep { $_->[1] !~ /^probe\.invalid / }
+           map { /^(\d+\.\d+) (.*)$/ ? [$1, $2] : () }
+           split /\n/, read_file($dns->{log});
 }
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # A stand-in DNS server for the resolver tests: every A query is answered
 # with 127.0.0.1 and the given TTL, any other type with no answer; each
-# query is recorded, one "NAME TYPE" line a query.  With --answers FILE,
+# query is recorded, one "TIME NAME TYPE" line a query (TIME: the epoch in
+# seconds, to the millisecond).  With --answers FILE,
 # the answer is what FILE holds when the query comes: IPv4 addresses
 # separated by spaces, "servfail", or "drop" (no answer at all), so that a
 # test changes the name's addresses or takes DNS down while nginx runs.
@@ -15,6 +16,7 @@ use warnings;
 use Fcntl qw(:flock);
 use Getopt::Long;
 use IO::Socket::INET;
+use Time::HiRes ();
 
 my ($port, $log_file, $ttl, $answers_file) = (0, undef, 1);
 
@@ -107,6 +109,6 @@ sub record {
     my ($line) = @_;
     open my $fh, '>>', $log_file or die "$0: $log_file: $!\n";
     flock $fh, LOCK_EX;
-    print {$fh} $line, "\n";
+    printf {$fh} "%.3f %s\n", Time::HiRes::time, $line;
     close $fh;
 }

@@ -196,11 +196,25 @@ rehearsal: module deps-run deps-e2e
 bench: module
 	@bash scripts/bench.sh
 
-# The TLS-upstream pass of make bench alone (BENCH_NGINX, BENCH_MODULE:
-# another nginx, such as a make compat build, and its module).
+# The TLS-upstream pass of make bench alone.  BENCH_RELEASE=1.28.3: that
+# release from $(NGINX_DIST), built as make compat builds it (the module
+# dynamic; --with-debug, as Debian's nginx), in place of Debian's nginx;
+# or BENCH_NGINX and BENCH_MODULE: any other nginx and its module.
+BENCH_RELEASE ?=
+BENCH_BUILD  := $(CURDIR)/$(BUILD)/bench/nginx-$(BENCH_RELEASE)
+
 bench-tls: module
 	@bash scripts/deps.sh bench
+ifneq ($(BENCH_RELEASE),)
+	@CC='$(CC)' NGX_CC_OPT='$(NGX_CC_OPT)' NGX_LD_OPT='$(NGX_LD_OPT)' \
+	    bash scripts/compat-build.sh \
+	    $(NGINX_DIST)/nginx-$(BENCH_RELEASE).tar.gz dynamic $(BENCH_BUILD)
+	@BENCH_NGINX=$(BENCH_BUILD)/objs/nginx \
+	 BENCH_MODULE=$(BENCH_BUILD)/objs/ngx_http_mi_module.so \
+	    bash scripts/bench-tls.sh
+else
 	@bash scripts/bench-tls.sh
+endif
 
 # Every supported nginx, built from source with the module dynamic and
 # built in, each against the t/ suite; nginx's own tests guard Debian's

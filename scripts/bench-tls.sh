@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
 # make bench's TLS-upstream pass (also make bench-tls alone): the shipped
-# site, conf/mi-gateway.conf, against plain nginx proxy_pass with keepalive
-# to the same TLS upstream, and the site's form before mi_resolve (a
-# variable in proxy_pass, which opens a TLS connection a request).
+# site, conf/mi-gateway.conf, against the same site with nginx's own
+# upstream (a fixed address, round robin, keepalive), against plain nginx
+# proxy_pass with keepalive and nothing else (no module, no access log),
+# and against the site's form before mi_resolve (a variable in proxy_pass,
+# which opens a TLS connection a request).
+#
+# The ratio is to the site with nginx's own upstream, the "same module,
+# upstream { keepalive 16; }" of issue 20's table: it measures what
+# mi_resolve's pool costs or saves.  The bare proxy's column says what the
+# module and the site's JSON log cost on top of proxying.
 #
 # The upstream is an nginx with a certificate chain (root, intermediate,
 # leaf for mi.apigw.ntruss.com) made here with the openssl CLI, on
 # 127.0.0.2; each gateway verifies it against the root.  The site is used
 # as shipped with only its listen address, resolver (t/mock/dns-mock.pl,
 # answering 127.0.0.2), the API's port, the CA file, the log path and the
-# credentials path moved (t/lib/MiConf.pm).  One gateway worker on CPU 0,
-# wrk, the upstream and the DNS mock on the other CPUs; ROUNDS interleaved
-# rounds of BENCH_SECONDS, medians with min and max, the worker's CPU time
-# per request, and the ratios to the plain proxy.
+# credentials path moved (t/lib/MiConf.pm).  One worker a gateway, all on
+# CPU 0; wrk, the upstream and the DNS mock on the other CPUs; ROUNDS
+# interleaved rounds of BENCH_SECONDS, medians with min and max, the
+# worker's CPU time per request, and the ratios.  wrk opens
+# BENCH_CONNECTIONS connections, 16 by default: the site's keepalive, and
+# the issue's workload (more connections than the pool holds make every
+# gateway open and close TLS connections all the time).
 #
 # BENCH_NGINX and BENCH_MODULE choose the nginx and the module (default:
-# Debian's nginx and build/ngx_http_mi_module.so; for a make compat build,
-# build/compat/cc/nginx-1.28.3-dynamic/objs/nginx and the module beside
-# it).  Every process started here is stopped by PID.
+# Debian's nginx and build/ngx_http_mi_module.so; for another release,
+# make bench-tls BENCH_RELEASE=1.28.3 builds it from ../shared/nginx).
+# Every process started here is stopped by PID.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-5}
-conns=${BENCH_CONNECTIONS:-32}
+conns=${BENCH_CONNECTIONS:-16}
 nginx=${BENCH_NGINX:-/usr/sbin/nginx}
 module=${BENCH_MODULE:-$top/build/ngx_http_mi_module.so}
 dir=$(mktemp -d /tmp/mi-bench-tls-XXXXXX)
@@ -74,6 +84,7 @@ cat "$dir/leaf.pem" "$dir/int.pem" > "$dir/chain.pem"
 api=$(free_port)
 dns=$(free_port)
 site=$(free_port)
+static=$(free_port)
 plain=$(free_port)
 variable=$(free_port)
 
@@ -120,6 +131,21 @@ perl -I"$top/t/lib" -MMiConf -e '
                              access_log => "$dir/site-access.log");
 ' "$top" "$dir" "$site" "$dns" "$api" > "$dir/site.conf"
 
+# the same site with nginx's own upstream: the address the DNS mock gives
+# in place of mi_resolve, on its own port and log
+perl -pe '
+    BEGIN { ($api, $site, $static) = splice @ARGV, 0, 3 }
+    s/^(\s*)mi_resolve \S+;/${1}server 127.0.0.2:$api;/;
+    s/listen 127\.0\.0\.1:$site;/listen 127.0.0.1:$static;/;
+    s/site-access\.log/static-access.log/;
+' "$api" "$site" "$static" "$dir/site.conf" > "$dir/static.conf"
+for f in site static; do
+    grep -q "listen 127.0.0.1:${!f};" "$dir/$f.conf" \
+        || { echo "bench-tls: $f.conf: no listen line" >&2; exit 1; }
+done
+grep -q '^ *server 127.0.0.2:' "$dir/static.conf" \
+    || { echo "bench-tls: static.conf: mi_resolve not replaced" >&2; exit 1; }
+
 tls="proxy_http_version 1.1;
             proxy_ssl_server_name on;
             proxy_ssl_verify on;
@@ -161,6 +187,14 @@ http { $temp
 }
 CONF
 
+cat > "$dir/static-gateway.conf" <<CONF
+load_module $module;
+pid $dir/static-gateway.pid; $common
+http { $temp
+    include $dir/static.conf;
+}
+CONF
+
 printf '127.0.0.2\n' > "$dir/dns.answers"
 taskset -c "$other_cpus" perl "$top/t/mock/dns-mock.pl" --port "$dns" \
     --log "$dir/dns.log" --ttl 30 --answers "$dir/dns.answers" & pids+=($!)
@@ -170,8 +204,11 @@ sleep 0.5
 taskset -c "$gw_cpu" "$nginx" -p "$dir/" -c "$dir/gateway.conf" \
     -e "$dir/error.log" & pids+=($!)
 gw_master=$!
+taskset -c "$gw_cpu" "$nginx" -p "$dir/" -c "$dir/static-gateway.conf" \
+    -e "$dir/error.log" & pids+=($!)
+static_master=$!
 
-for port in $api $site $plain $variable; do
+for port in $api $site $static $plain $variable; do
     for _ in $(seq 200); do
         (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && continue 2
         sleep 0.05
@@ -182,8 +219,9 @@ for port in $api $site $plain $variable; do
 done
 
 P=/api/v1/workspaces/my-workspace/projects/1234/assets/5678/scene-summary/status
-configs=(site plain variable)
-declare -A port=([site]=$site [plain]=$plain [variable]=$variable)
+configs=(site static plain variable)
+declare -A port=([site]=$site [static]=$static [plain]=$plain
+                 [variable]=$variable)
 
 # every gateway answers 200 (the site once mi_resolve has found the name)
 for c in "${configs[@]}"; do
@@ -206,7 +244,11 @@ for c in "${configs[@]}"; do
     fi
 done
 
+# the worker that serves each gateway's port
 gw_worker=$(pgrep -P "$gw_master" | head -1)
+static_worker=$(pgrep -P "$static_master" | head -1)
+declare -A worker=([site]=$gw_worker [static]=$static_worker
+                   [plain]=$gw_worker [variable]=$gw_worker)
 
 echo "== TLS upstream: $rounds interleaved rounds of ${secs}s, 1 thread," \
      "$conns connections, GET; gateway worker on CPU $gw_cpu, wrk and the" \
@@ -219,12 +261,12 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
 : > "$dir/runs.tsv"
 
 for round in $(seq "$rounds"); do
-    for i in 0 1 2; do
-        c=${configs[$(( (i + round) % 3 ))]}
-        before=$(awk '{print $1}' "/proc/$gw_worker/schedstat")
+    for i in "${!configs[@]}"; do
+        c=${configs[$(( (i + round) % ${#configs[@]} ))]}
+        before=$(awk '{print $1}' "/proc/${worker[$c]}/schedstat")
         out=$(taskset -c "$other_cpus" wrk -t1 -c"$conns" -d"${secs}s" \
               "http://127.0.0.1:${port[$c]}$P")
-        after=$(awk '{print $1}' "/proc/$gw_worker/schedstat")
+        after=$(awk '{print $1}' "/proc/${worker[$c]}/schedstat")
         if grep -qE 'Non-2xx|Socket errors' <<< "$out"; then
             echo "bench-tls: $c: not all answered 200:" >&2
             echo "$out" >&2
@@ -251,17 +293,21 @@ for line in open(sys.argv[1]):
     ns[conf][int(rnd)] = int(n)
 
 names = {'site': 'shipped site (mi_resolve)',
-         'plain': 'plain proxy_pass, keepalive',
+         'static': 'site, nginx upstream+keepalive',
+         'plain': 'bare proxy_pass, keepalive',
          'variable': 'variable proxy_pass (before)'}
 
+def ratio(conf, base):
+    return statistics.median(rps[conf][k] / rps[base][k] for k in rps[conf])
+
 print()
-print('%-30s %24s %18s %12s' % ('gateway', 'req/s median (min-max)',
-                                'worker CPU us/req', 'req/s ratio'))
-for conf in ['site', 'plain', 'variable']:
+print('%-31s %24s %10s %10s %10s' % ('gateway', 'req/s median (min-max)',
+                                     'CPU us/req', 'to site,', 'to bare'))
+print('%-31s %24s %10s %10s %10s' % ('', '', '', 'nginx ups.', ''))
+for conf in ['site', 'static', 'plain', 'variable']:
     v = list(rps[conf].values())
-    q = [rps[conf][k] / rps['plain'][k] for k in rps[conf]]
-    print('%-30s %8.0f (%6.0f-%6.0f) %18.1f %12.2f'
+    print('%-31s %8.0f (%6.0f-%6.0f) %10.1f %10.2f %10.2f'
           % (names[conf], statistics.median(v), min(v), max(v),
              statistics.median(ns[conf].values()) / 1000,
-             statistics.median(q)))
+             ratio(conf, 'static'), ratio(conf, 'plain')))
 PY

@@ -13,8 +13,9 @@
 #   3. callgrind: instructions per request, which repeat exactly for the
 #      same binary and input, with libcrypto's share apart;
 #   4. the TLS-upstream workload (scripts/bench-tls.sh): the shipped site,
-#      conf/mi-gateway.conf, against plain proxy_pass with keepalive to
-#      the same TLS upstream.
+#      conf/mi-gateway.conf, against the same site with nginx's own
+#      upstream and keepalive, and against bare proxy_pass with keepalive,
+#      to the same TLS upstream.
 #
 # Every process started here is stopped by PID.  BENCH_SECONDS (per wrk
 # run), BENCH_ROUNDS (0: no wrk pass) and BENCH_CONNECTIONS change the wrk
@@ -387,9 +388,8 @@ for req in ['GET', 'POST-16', 'POST-5000']:
               % (req, names[conf], ir, c, over, rest))
 PY
 
-# --- 4. the TLS-upstream workload: the shipped site against plain
-# proxy_pass with keepalive (scripts/bench-tls.sh; BENCH_TLS=0 leaves it
-# out)
+# --- 4. the TLS-upstream workload: the shipped site against nginx's own
+# pooled upstream (scripts/bench-tls.sh; BENCH_TLS=0 leaves it out)
 if [ "${BENCH_TLS:-1}" != 0 ]; then
     echo
     bash "$top/scripts/bench-tls.sh"

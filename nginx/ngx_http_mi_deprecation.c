@@ -130,7 +130,7 @@ static ngx_int_t
 ngx_http_mi_deprecation_header_filter(ngx_http_request_t *r)
 {
     u_char             *p, *link;
-    size_t              len;
+    size_t              i, n, len;
     ngx_str_t           prefix;
     const char         *path;
     ngx_http_mi_ctx_t  *ctx;
@@ -164,11 +164,22 @@ ngx_http_mi_deprecation_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    /* the path up to "/indexes/": the asset, as the client sent it */
+    /*
+     * The path up to the route's own "/indexes/", the last one (a
+     * workspace may be named "indexes"; what follows the index id has
+     * none): the asset, as the client sent it.
+     */
 
     prefix = ctx->target.path;
-    p = ngx_strlcasestrn(prefix.data, prefix.data + prefix.len,
-                         (u_char *) "/indexes/", sizeof("/indexes/") - 2);
+    n = sizeof("/indexes/") - 1;
+    p = NULL;
+
+    for (i = prefix.len; i >= n; i--) {
+        if (ngx_strncmp(prefix.data + i - n, "/indexes/", n) == 0) {
+            p = prefix.data + i - n;
+            break;
+        }
+    }
 
     successor = ngx_http_mi_successor(ctx->route);
 

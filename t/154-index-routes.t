@@ -172,6 +172,16 @@ MiTest::eventually(sub {
 });
 is(scalar @{ warnings() }, 5, 'after a reload: no second line within the hour');
 
+# a workspace named "indexes": the Link keeps it, and cuts at the route's
+# own "/indexes/"
+{
+    my $W = asset('indexes');
+    my $res = call('indexer', 'GET', "$W/indexes/5/scene-summaries");
+    is($res->{status}, 200, 'workspace "indexes": forwarded');
+    is($res->{h}{link}, "<$W/scene-summary>; rel=\"successor-version\"",
+       '... the Link to the same asset');
+}
+
 # --- nginx -t ---------------------------------------------------------------
 
 my ($rc, $out) = $t->nginx_test_conf(<<"EOF");

@@ -29,7 +29,9 @@ use warnings;
 
 use Fcntl qw(:flock);
 use Getopt::Long;
-use IO::Socket::INET;
+use FindBin;
+use lib $FindBin::Bin;
+use MiMockServer;
 use JSON::PP;
 use POSIX ();
 use Time::HiRes ();
@@ -46,51 +48,9 @@ GetOptions(
 die "$0: --log and --record are required\n"
     unless defined $log_file && defined $record_file;
 
-my $server = IO::Socket::INET->new(
-    LocalAddr => '127.0.0.1',
-    LocalPort => $port,
-    Listen    => 128,
-    ReuseAddr => 1,
-) or die "$0: listen 127.0.0.1:$port: $@\n";
-
 my $json = JSON::PP->new->canonical->utf8;
-my %kids;
 
-$SIG{CHLD} = sub {
-    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
-        delete $kids{$pid};
-    }
-};
-
-$SIG{TERM} = $SIG{INT} = sub {
-    kill 'TERM', keys %kids;
-    exit 0;
-};
-
-$| = 1;
-print "metadata-mock: listening on 127.0.0.1:", $server->sockport, "\n"
-    unless $ENV{MI_MOCK_QUIET};
-
-while (1) {
-    my $client = $server->accept or next;
-    my $pid = fork;
-
-    if (!defined $pid) {
-        close $client;
-        next;
-    }
-
-    if ($pid == 0) {
-        $SIG{TERM} = 'DEFAULT';
-        close $server;
-        srand();
-        serve($client);
-        exit 0;
-    }
-
-    $kids{$pid} = 1;
-    close $client;
-}
+MiMockServer::run('metadata-mock', $port, \&serve);
 
 
 sub control {

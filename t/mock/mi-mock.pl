@@ -48,7 +48,9 @@ use warnings;
 
 use Digest::SHA qw(hmac_sha256_base64 sha256_hex);
 use Getopt::Long;
-use IO::Socket::INET;
+use FindBin;
+use lib $FindBin::Bin;
+use MiMockServer;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use Fcntl qw(:flock);
@@ -79,50 +81,9 @@ while (<$kf>) {
 }
 close $kf;
 
-my $server = IO::Socket::INET->new(
-    LocalAddr => '127.0.0.1',
-    LocalPort => $port,
-    Listen    => 128,
-    ReuseAddr => 1,
-) or die "$0: listen 127.0.0.1:$port: $@\n";
-
 my $json = JSON::PP->new->canonical->utf8;
-my %kids;
 
-$SIG{CHLD} = sub {
-    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
-        delete $kids{$pid};
-    }
-};
-
-$SIG{TERM} = $SIG{INT} = sub {
-    kill 'TERM', keys %kids;
-    exit 0;
-};
-
-$| = 1;
-print "mi-mock: listening on 127.0.0.1:", $server->sockport, "\n"
-    unless $ENV{MI_MOCK_QUIET};
-
-while (1) {
-    my $client = $server->accept or next;
-    my $pid = fork;
-
-    if (!defined $pid) {
-        close $client;
-        next;
-    }
-
-    if ($pid == 0) {
-        $SIG{TERM} = 'DEFAULT';
-        close $server;
-        serve($client);
-        exit 0;
-    }
-
-    $kids{$pid} = 1;
-    close $client;
-}
+MiMockServer::run('mi-mock', $port, \&serve);
 
 
 # One connection: requests until the peer closes, asks to close, or idles.

@@ -12,12 +12,12 @@
  * and DNS's round trip, as nginx's own "server ... resolve" does.  After a
  * failure it asks again every quarter of a second, which the resolver
  * answers from its cache of the failure or by asking DNS once that has
- * expired.  The answer's addresses go to the slots.  A
- * slot keeps its address while the answer has it, so the keepalive
- * module's cached connections, which it matches by address, stay useful;
- * a slot whose address left the answer is marked down, and gets the next
- * new address.  The slots never go away: round robin keeps a "tried"
- * bitmap of them per request.
+ * expired.  The answer's addresses go to the slots.  A slot keeps its
+ * address while the answer has it, so the keepalive module's cached
+ * connections, which it matches by address, stay useful; a slot whose
+ * address left the answer is marked down, and gets the next new address.
+ * The slots never go away: round robin keeps a "tried" bitmap of them per
+ * request.
  *
  * Each request's peer address is a copy in its pool: the keepalive module
  * caches a connection under pc->sockaddr when the request ends, and the
